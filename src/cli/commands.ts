@@ -1,0 +1,12 @@
+import { registerConnectCommands } from './connect.command.ts';
+import type { RegisterCommands } from './context.ts';
+import { registerKlarnaCommands } from './klarna.command.ts';
+import { registerSimulateCommands } from './simulate.command.ts';
+import { registerSpirisCommands } from './spiris.command.ts';
+
+export const COMMAND_GROUPS: RegisterCommands[] = [
+  registerKlarnaCommands,
+  registerConnectCommands,
+  registerSpirisCommands,
+  registerSimulateCommands,
+];

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+// Klarna's Settlements API v1 as parsed by this product. Parsing is tolerant: fields
+// beyond the spec stay in the raw JSON, and `type` / `detailed_type` are open strings
+// (the enums have grown over the years), checked against the known lists below.
+
+export const KNOWN_TRANSACTION_TYPES = [
+  'SALE',
+  'RETURN',
+  'REVERSAL',
+  'REVERSAL_MERCHANT_PROTECTION',
+  'FEE',
+  'FEE_REFUND',
+  'TAX',
+  'CORRECTION',
+  'COMMISSION',
+  'CHARGE',
+  'CREDIT',
+  'HOLDBACK',
+  'RELEASE',
+] as const;
+export type KnownTransactionType = (typeof KNOWN_TRANSACTION_TYPES)[number];
+
+export const KNOWN_DETAILED_TYPES = [
+  'COMMISSION',
+  'CREDITED_CORRECTION',
+  'PURCHASE_FEE_PERCENTAGE',
+  'PURCHASE_FEE_PERCENTAGE_REFUND',
+  'LATE_RETURN_FEE',
+  'PURCHASE_FEE_FIXED',
+  'EXPIRY_FEE_GROSS',
+  'EXPIRY_FEE',
+  'SERVICING_FEE',
+  'RETURN_FEE',
+  'EXTRA_INVOICE_FEE',
+  'PURCHASE_RETURN',
+  'COMMISSION_RETURN',
+  'REVERSAL',
+  'FRAUD_POLICY_CHARGE',
+  'COMMISSION_RETURN_GROSS',
+  'FRAUD_POLICY_CREDIT_NET',
+  'PURCHASE',
+  'MANUAL_ENTRY',
+  'LOAN_PAYOUT',
+  'LOAN_AMORTISATION',
+  'LOAN_FEE',
+  'FEE_REFUND',
+  'PURCHASE_COMMISSION_PERCENTAGE',
+  'EXTEND_DUE_DATE_FEE',
+  'TRANSFER_FROM_LEGACY_INTEGRATION',
+  'FIXED_FEE_CORRECTION_UK',
+  'PERCENTAGE_FEE_CORRECTION_UK',
+  'VAT_ON_FEE_CORRECTION_UK',
+  'FIXED_FEE_CORRECTION_SE',
+  'PERCENTAGE_FEE_CORRECTION_SE',
+  'PERCENTAGE_FEE_CORRECTION',
+  'FIXED_FEE_CORRECTION',
+  'ROLLING_RESERVE',
+  'PERCENTAGE_FEES',
+  'PAYMENT_REMINDER',
+  'CORRECTION',
+  'UNDER_REVIEW',
+  'INSUFFICIENT_BANK_ACCOUNT_DETAILS',
+  'DISPUTE_FEE',
+  'DISPUTE_FEE_REFUND',
+  'CORRECTION_DISPUTE',
+  'PAYMENT_DEFAULT',
+  // Documented in Klarna's settlement-report guide though absent from the OpenAPI enum.
+  'CASH_ADVANCE_AMORTISATION',
+  'CASH_ADVANCE_FEES',
+  'CASH_ADVANCE_PAYOUT',
+  'LIABILITY_TRANSFER',
+] as const;
+
+const known = new Set<string>(KNOWN_TRANSACTION_TYPES);
+const knownDetailed = new Set<string>(KNOWN_DETAILED_TYPES);
+export const isKnownTransactionType = (t: string): t is KnownTransactionType => known.has(t);
+export const isKnownDetailedType = (t: string): boolean => knownDetailed.has(t);
+
+/** Integer minor units; Klarna never sends fractions, and a fraction means a broken payload. */
+const minor = z.number().int();
+
+export const TOTAL_FIELDS = [
+  'sale_amount',
+  'return_amount',
+  'reversal_amount',
+  'fee_amount',
+  'tax_amount',
+  'fee_correction_amount',
+  'fee_refund_amount',
+  'tax_refund_amount',
+  'commission_amount',
+  'charge_amount',
+  'credit_amount',
+  'holdback_amount',
+  'release_amount',
+  'repay_amount',
+  'deposit_amount',
+  'opening_debt_balance_amount',
+  'closing_debt_balance_amount',
+  'settlement_amount',
+] as const;
+export type TotalField = (typeof TOTAL_FIELDS)[number];
+
+export const PayoutTotalsSchema = z.looseObject(
+  Object.fromEntries(TOTAL_FIELDS.map((f) => [f, minor.optional()])) as Record<
+    TotalField,
+    z.ZodOptional<typeof minor>
+  >,
+);
+export type PayoutTotals = Partial<Record<TotalField, number>> & Record<string, unknown>;
+
+export const PayoutSchema = z.looseObject({
+  totals: PayoutTotalsSchema,
+  payment_reference: z.string().min(1),
+  payout_date: z.string().min(1),
+  currency_code: z.string().length(3),
+  currency_code_of_registration_country: z.string().optional(),
+  merchant_settlement_type: z.string(),
+  merchant_id: z.string().min(1),
+  transactions: z.string().optional(),
+});
+export type KlarnaPayout = z.infer<typeof PayoutSchema>;
+
+export const TransactionSchema = z.looseObject({
+  amount: minor,
+  type: z.string().min(1),
+  detailed_type: z.string().nullish(),
+  capture_id: z.string().nullish(),
+  order_id: z.string().nullish(),
+  short_order_id: z.string().nullish(),
+  refund_id: z.string().nullish(),
+  merchant_reference1: z.string().nullish(),
+  merchant_reference2: z.string().nullish(),
+  merchant_capture_reference: z.string().nullish(),
+  merchant_refund_reference: z.string().nullish(),
+  sale_date: z.string().nullish(),
+  capture_date: z.string().nullish(),
+  payment_reference: z.string().nullish(),
+  currency_code: z.string().length(3),
+  purchase_country: z.string().nullish(),
+  shipping_country: z.string().nullish(),
+  vat_rate: minor.nullish(),
+  vat_amount: minor.nullish(),
+});
+export type KlarnaTransaction = z.infer<typeof TransactionSchema>;
+
+export const PaginationSchema = z.looseObject({
+  count: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative().optional(),
+  offset: z.number().int().nonnegative().optional(),
+  next: z.string().optional(),
+  prev: z.string().optional(),
+});
+export type Pagination = z.infer<typeof PaginationSchema>;
+
+export const PayoutCollectionSchema = z.looseObject({
+  payouts: z.array(z.unknown()),
+  pagination: PaginationSchema,
+});
+export const TransactionCollectionSchema = z.looseObject({
+  transactions: z.array(z.unknown()),
+  pagination: PaginationSchema,
+});
+
+export const PayoutSummarySchema = z.looseObject({
+  summary_settlement_currency: z.string(),
+  summary_payout_date_start: z.string(),
+  summary_payout_date_end: z.string(),
+});
+export type KlarnaPayoutSummary = z.infer<typeof PayoutSummarySchema>;
+
+export const ErrorResponseSchema = z.looseObject({
+  error_code: z.string(),
+  error_messages: z.array(z.string()).optional(),
+  correlation_id: z.string().optional(),
+});

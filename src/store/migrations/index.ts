@@ -1,0 +1,23 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import * as initial from './2026_11_26_001_initial.ts';
+
+type Dialect = 'sqlite' | 'postgres';
+interface DialectMigration {
+  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+}
+
+// Listed in code rather than read from a folder so the same list runs from sources,
+// from tests and from a packaged install.
+const MIGRATIONS: Record<string, DialectMigration> = {
+  '2026_11_26_001_initial': initial,
+};
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, m] of Object.entries(MIGRATIONS)) out[name] = { up: (db) => m.up(db, dialect) };
+      return out;
+    },
+  };
+}
