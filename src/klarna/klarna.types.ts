@@ -78,7 +78,16 @@ export const isKnownTransactionType = (t: string): t is KnownTransactionType => 
 export const isKnownDetailedType = (t: string): boolean => knownDetailed.has(t);
 
 /** Integer minor units; Klarna never sends fractions, and a fraction means a broken payload. */
-const minor = z.number().int();
+const minor = z
+  .number({ error: (iss) => `expected an amount in integer minor units, got ${describeInput(iss.input)}` })
+  .int({ error: (iss) => `expected an amount in integer minor units, got ${describeInput(iss.input)}` })
+  .refine(Number.isSafeInteger, { error: 'amount is beyond the safe integer range' });
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  if (typeof input === 'string') return `the string ${JSON.stringify(input.slice(0, 40))}`;
+  return JSON.stringify(input) ?? String(input);
+}
 
 export const TOTAL_FIELDS = [
   'sale_amount',
@@ -142,6 +151,7 @@ export const TransactionSchema = z.looseObject({
   shipping_country: z.string().nullish(),
   vat_rate: minor.nullish(),
   vat_amount: minor.nullish(),
+  tax_in_currency_of_registration_country: minor.nullish(),
 });
 export type KlarnaTransaction = z.infer<typeof TransactionSchema>;
 
@@ -163,10 +173,30 @@ export const TransactionCollectionSchema = z.looseObject({
   pagination: PaginationSchema,
 });
 
+export const SUMMARY_TOTAL_FIELDS = [
+  'summary_total_sale_amount',
+  'summary_total_fee_amount',
+  'summary_total_fee_correction_amount',
+  'summary_total_tax_amount',
+  'summary_total_return_amount',
+  'summary_total_reversal_amount',
+  'summary_total_commission_amount',
+  'summary_total_holdback_amount',
+  'summary_total_release_amount',
+  'summary_total_repay_amount',
+  'summary_total_settlement_amount',
+] as const;
+
+// The totals are documented as required, but older payloads lack newer totals, so a
+// missing one is tolerated (undefined) while a present one must be integer minor units.
 export const PayoutSummarySchema = z.looseObject({
   summary_settlement_currency: z.string(),
   summary_payout_date_start: z.string(),
   summary_payout_date_end: z.string(),
+  ...(Object.fromEntries(SUMMARY_TOTAL_FIELDS.map((f) => [f, minor.optional()])) as Record<
+    (typeof SUMMARY_TOTAL_FIELDS)[number],
+    z.ZodOptional<typeof minor>
+  >),
 });
 export type KlarnaPayoutSummary = z.infer<typeof PayoutSummarySchema>;
 
@@ -175,3 +205,37 @@ export const ErrorResponseSchema = z.looseObject({
   error_messages: z.array(z.string()).optional(),
   correlation_id: z.string().optional(),
 });
+
+/** A payout as received: the typed view plus the untouched JSON, which keeps fields beyond the spec. */
+export interface PayoutRecord {
+  payout: KlarnaPayout;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * A transaction as received. Types this version does not know are kept and flagged,
+ * never dropped: dropping a line would make the payout look balanced when it is not.
+ */
+export interface TransactionRecord {
+  transaction: KlarnaTransaction;
+  raw: Record<string, unknown>;
+  knownType: boolean;
+  knownDetailedType: boolean;
+}
+
+export interface TransactionPage {
+  records: TransactionRecord[];
+  /** Offset of the first record of this page within the whole collection. */
+  offset: number;
+  /** What the server reported as the collection size, when it did. */
+  total: number | undefined;
+  /** 0-based page number. */
+  index: number;
+}
+
+export interface PayoutPage {
+  records: PayoutRecord[];
+  offset: number;
+  total: number | undefined;
+  index: number;
+}

@@ -1,0 +1,257 @@
+import type { Store } from '../store/db.ts';
+import {
+  beginTransactionRefresh,
+  completeTransactions,
+  insertTransactionPage,
+  type StoredPayout,
+  transactionSums,
+  type UpsertStatus,
+  upsertPayout,
+} from '../store/payouts.repository.ts';
+import type { KlarnaClient } from './klarna.client.ts';
+import { KlarnaBadRequestError, KlarnaNotFoundError, KlarnaResponseError } from './klarna.errors.ts';
+import type { PayoutRecord } from './klarna.types.ts';
+import { createTransactionSums, type Reconciliation, reconcile, type TransactionSums } from './reconcile.ts';
+
+export type ImportProgress =
+  | { kind: 'payout'; paymentReference: string; status: UpsertStatus }
+  | { kind: 'transactions-page'; paymentReference: string; stored: number; total: number | undefined }
+  | { kind: 'reconciled'; paymentReference: string; ok: boolean; problems: string[] }
+  | { kind: 'failed'; paymentReference: string; error: string };
+
+export interface ImportedPayout {
+  paymentReference: string;
+  payoutDate: string;
+  currencyCode: string;
+  settlementAmount: number;
+  status: UpsertStatus;
+  /** Lines stored in this run; 0 when they were already complete. */
+  transactionsStored: number;
+  reconciled: boolean | null;
+  problems: string[];
+  /** Transaction types this version does not know, kept and flagged. */
+  unknownTypes: string[];
+  error?: string;
+}
+
+export interface ImportResult {
+  payoutsSeen: number;
+  payoutsNew: number;
+  payoutsChanged: number;
+  /** Payouts whose lines were fetched in this run. */
+  payoutsFetched: number;
+  transactionsStored: number;
+  reconciled: number;
+  notReconciled: number;
+  unknownTypes: string[];
+  failed: number;
+  payouts: ImportedPayout[];
+}
+
+export interface ImportPayoutsInput {
+  store: Pick<Store, 'db'>;
+  client: KlarnaClient;
+  integrationId: string;
+  /** First payout day, YYYY-MM-DD (UTC). */
+  since: string;
+  /** Last payout day, YYYY-MM-DD (UTC), included. */
+  until: string;
+  onProgress?: (event: ImportProgress) => void;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+/**
+ * Fetches the payouts of a window and stores each once, then loads the lines of every
+ * payout whose lines are not complete yet, page by page, and reconciles them. Re-runs
+ * store nothing new: complete payouts are not fetched again.
+ */
+export async function importPayouts(input: ImportPayoutsInput): Promise<ImportResult> {
+  const records: PayoutRecord[] = [];
+  for await (const record of input.client.listPayouts(
+    { since: input.since, until: input.until },
+    input.signal ? { signal: input.signal } : {},
+  )) {
+    records.push(record);
+  }
+  return importRecords(input, records);
+}
+
+/** The same for a single payout, by its payment reference. */
+export async function importPayout(
+  input: Omit<ImportPayoutsInput, 'since' | 'until'> & { paymentReference: string },
+): Promise<ImportResult> {
+  const record = await input.client.getPayout(
+    input.paymentReference,
+    input.signal ? { signal: input.signal } : {},
+  );
+  return importRecords(input, [record]);
+}
+
+async function importRecords(
+  input: Omit<ImportPayoutsInput, 'since' | 'until'>,
+  records: PayoutRecord[],
+): Promise<ImportResult> {
+  const { db } = input.store;
+  const result: ImportResult = {
+    payoutsSeen: 0,
+    payoutsNew: 0,
+    payoutsChanged: 0,
+    payoutsFetched: 0,
+    transactionsStored: 0,
+    reconciled: 0,
+    notReconciled: 0,
+    unknownTypes: [],
+    failed: 0,
+    payouts: [],
+  };
+  const unknown = new Set<string>();
+  // The list may repeat a payout when pages shift; the natural key makes that harmless,
+  // and this keeps a repeated reference from being counted or loaded twice.
+  const seen = new Set<string>();
+
+  for (const record of records) {
+    const key = `${record.payout.merchant_id}\u0000${record.payout.payment_reference}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const { payout, status } = await upsertPayout(
+      db,
+      { integrationId: input.integrationId, payout: record.payout, raw: record.raw },
+      input.now,
+    );
+    result.payoutsSeen += 1;
+    if (status === 'new') result.payoutsNew += 1;
+    if (status === 'changed') result.payoutsChanged += 1;
+    input.onProgress?.({ kind: 'payout', paymentReference: payout.paymentReference, status });
+
+    const entry: ImportedPayout = {
+      paymentReference: payout.paymentReference,
+      payoutDate: payout.payoutDate,
+      currencyCode: payout.currencyCode,
+      settlementAmount: payout.settlementAmount,
+      status,
+      transactionsStored: 0,
+      reconciled: payout.reconciled,
+      problems: payout.reconciliation?.problems ?? [],
+      unknownTypes: payout.unknownTypes,
+    };
+    result.payouts.push(entry);
+
+    if (!payout.transactionsComplete) {
+      try {
+        const loaded = await loadTransactions(input, payout);
+        result.payoutsFetched += 1;
+        result.transactionsStored += loaded.stored;
+        entry.transactionsStored = loaded.stored;
+        entry.reconciled = loaded.reconciliation.ok;
+        entry.problems = loaded.reconciliation.problems;
+        entry.unknownTypes = loaded.reconciliation.unknownTypes;
+      } catch (err) {
+        // A payout Klarna cannot serve (gone, malformed) must not block the others; the
+        // next run retries it because its lines stay incomplete. Anything that affects
+        // every request (auth, network, rate limit) aborts the run.
+        if (
+          !(
+            err instanceof KlarnaResponseError ||
+            err instanceof KlarnaNotFoundError ||
+            err instanceof KlarnaBadRequestError
+          )
+        ) {
+          throw err;
+        }
+        entry.error = err.message;
+        entry.reconciled = null;
+        result.failed += 1;
+        input.onProgress?.({ kind: 'failed', paymentReference: payout.paymentReference, error: err.message });
+        continue;
+      }
+    }
+    if (entry.reconciled === true) result.reconciled += 1;
+    else if (entry.reconciled === false) result.notReconciled += 1;
+    for (const t of entry.unknownTypes) unknown.add(t);
+  }
+  result.unknownTypes = [...unknown].sort();
+  return result;
+}
+
+async function loadTransactions(
+  input: Omit<ImportPayoutsInput, 'since' | 'until'>,
+  payout: StoredPayout,
+): Promise<{ stored: number; reconciliation: Reconciliation }> {
+  const { db } = input.store;
+  await beginTransactionRefresh(db, payout.id);
+  const sums = createTransactionSums();
+  let stored = 0;
+  let reportedTotal: number | undefined;
+  for await (const page of input.client.transactionPages(
+    { paymentReference: payout.paymentReference },
+    input.signal ? { signal: input.signal } : {},
+  )) {
+    if (page.index === 0) reportedTotal = page.total;
+    for (const r of page.records) {
+      if (r.transaction.payment_reference && r.transaction.payment_reference !== payout.paymentReference) {
+        throw new KlarnaResponseError(
+          `Klarna listed a line of payout ${r.transaction.payment_reference} among the lines of ${payout.paymentReference}.`,
+        );
+      }
+      sums.add(r.transaction);
+    }
+    stored += await insertTransactionPage(db, {
+      payoutId: payout.id,
+      paymentReference: payout.paymentReference,
+      firstSeq: stored,
+      records: page.records,
+    });
+    input.onProgress?.({
+      kind: 'transactions-page',
+      paymentReference: payout.paymentReference,
+      stored,
+      total: page.total,
+    });
+  }
+  if (reportedTotal !== undefined && stored !== reportedTotal) {
+    throw new KlarnaResponseError(
+      `Klarna reported ${reportedTotal} lines for payout ${payout.paymentReference} but sent ${stored}.`,
+    );
+  }
+  const streamed = sums.result();
+  // The database's own GROUP BY must agree with what was streamed in: this proves the
+  // stored lines, which bookkeeping will use, are the ones that were reconciled.
+  const fromDb = await transactionSums(db, payout.id);
+  if (!sameSums(streamed, fromDb)) {
+    throw new Error(`stored lines of payout ${payout.paymentReference} differ from the lines received`);
+  }
+  const reconciliation = reconcile({
+    totals: payout.totals,
+    sums: streamed,
+    currencyCode: payout.currencyCode,
+  });
+  await completeTransactions(db, payout.id, { count: stored, reconciliation });
+  input.onProgress?.({
+    kind: 'reconciled',
+    paymentReference: payout.paymentReference,
+    ok: reconciliation.ok,
+    problems: reconciliation.problems,
+  });
+  return { stored, reconciliation };
+}
+
+function sameSums(a: TransactionSums, b: TransactionSums): boolean {
+  if (a.count !== b.count || a.currencies.join() !== b.currencies.join()) return false;
+  const types = new Set([...Object.keys(a.byType), ...Object.keys(b.byType)]);
+  for (const t of types) {
+    const x = a.byType[t];
+    const y = b.byType[t];
+    if (!x || !y) return false;
+    if (
+      x.count !== y.count ||
+      x.sum !== y.sum ||
+      x.absSum !== y.absSum ||
+      x.negativeCount !== y.negativeCount ||
+      x.vatSum !== y.vatSum
+    ) {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,460 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { KlarnaPayout, PayoutTotals, TransactionRecord } from '../klarna/klarna.types.ts';
+import type { Reconciliation, TransactionSums, TypeSums } from '../klarna/reconcile.ts';
+import { newId, nowIso } from './ids.ts';
+import type { Database, KlarnaPayoutTable, KlarnaTransactionTable } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A stored Klarna payout as the rest of the product sees it. */
+export interface StoredPayout {
+  id: string;
+  integrationId: string;
+  merchantId: string;
+  paymentReference: string;
+  payoutDate: string;
+  currencyCode: string;
+  merchantSettlementType: string;
+  settlementAmount: number;
+  totals: PayoutTotals;
+  raw: Record<string, unknown>;
+  transactionCount: number | null;
+  transactionsComplete: boolean;
+  unknownTypes: string[];
+  reconciled: boolean | null;
+  reconciliation: Reconciliation | null;
+  state: string;
+  stateReason: string | null;
+  voucherId: string | null;
+  voucherNumber: string | null;
+  fetchedAt: string;
+  updatedAt: string;
+}
+
+export interface StoredTransaction {
+  payoutId: string;
+  seq: number;
+  paymentReference: string;
+  type: string;
+  detailedType: string | null;
+  amount: number;
+  currencyCode: string;
+  orderId: string | null;
+  captureId: string | null;
+  refundId: string | null;
+  shortOrderId: string | null;
+  merchantReference1: string | null;
+  merchantReference2: string | null;
+  purchaseCountry: string | null;
+  vatRate: number | null;
+  vatAmount: number | null;
+  saleDate: string | null;
+  captureDate: string | null;
+  knownType: boolean;
+  raw: Record<string, unknown>;
+}
+
+export type UpsertStatus = 'new' | 'changed' | 'unchanged';
+
+// SQLite caps bind parameters (32,766 in current builds); 20 columns × 200 rows stays far
+// below it and keeps each statement small for PostgreSQL too.
+export const TRANSACTION_INSERT_CHUNK = 200;
+
+function toPayout(row: Selectable<KlarnaPayoutTable>): StoredPayout {
+  return {
+    id: row.id,
+    integrationId: row.integration_id,
+    merchantId: row.merchant_id,
+    paymentReference: row.payment_reference,
+    payoutDate: row.payout_date,
+    currencyCode: row.currency_code,
+    merchantSettlementType: row.merchant_settlement_type,
+    settlementAmount: Number(row.settlement_amount),
+    totals: JSON.parse(row.totals_json) as PayoutTotals,
+    raw: JSON.parse(row.raw_json) as Record<string, unknown>,
+    transactionCount: row.transaction_count === null ? null : Number(row.transaction_count),
+    transactionsComplete: Number(row.transactions_complete) === 1,
+    unknownTypes: row.unknown_types_json ? (JSON.parse(row.unknown_types_json) as string[]) : [],
+    reconciled: row.reconciled === null ? null : Number(row.reconciled) === 1,
+    reconciliation: row.reconciliation_json ? (JSON.parse(row.reconciliation_json) as Reconciliation) : null,
+    state: row.state,
+    stateReason: row.state_reason,
+    voucherId: row.voucher_id,
+    voucherNumber: row.voucher_number,
+    fetchedAt: row.fetched_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toTransaction(row: Selectable<KlarnaTransactionTable>): StoredTransaction {
+  return {
+    payoutId: row.payout_id,
+    seq: Number(row.seq),
+    paymentReference: row.payment_reference,
+    type: row.type,
+    detailedType: row.detailed_type,
+    amount: Number(row.amount),
+    currencyCode: row.currency_code,
+    orderId: row.order_id,
+    captureId: row.capture_id,
+    refundId: row.refund_id,
+    shortOrderId: row.short_order_id,
+    merchantReference1: row.merchant_reference1,
+    merchantReference2: row.merchant_reference2,
+    purchaseCountry: row.purchase_country,
+    vatRate: row.vat_rate === null ? null : Number(row.vat_rate),
+    vatAmount: row.vat_amount === null ? null : Number(row.vat_amount),
+    saleDate: row.sale_date,
+    captureDate: row.capture_date,
+    knownType: Number(row.known_type) === 1,
+    raw: JSON.parse(row.raw_json) as Record<string, unknown>,
+  };
+}
+
+/** JSON with sorted keys, so a payout re-sent with its fields in another order is not "changed". */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/**
+ * Inserts or updates a payout on its natural key (integration, merchant, payment
+ * reference). A payout whose JSON changed loses its transactions_complete mark, so its
+ * lines are fetched again.
+ */
+export async function upsertPayout(
+  db: Kysely<Database>,
+  input: { integrationId: string; payout: KlarnaPayout; raw: Record<string, unknown> },
+  now: () => Date = () => new Date(),
+): Promise<{ payout: StoredPayout; status: UpsertStatus }> {
+  const { integrationId, payout, raw } = input;
+  const settlement = payout.totals.settlement_amount;
+  if (typeof settlement !== 'number') {
+    throw new Error(`payout ${payout.payment_reference} has no totals.settlement_amount`);
+  }
+  const rawJson = canonicalJson(raw);
+  const at = nowIso(now);
+  const fields = {
+    payout_date: payout.payout_date,
+    currency_code: payout.currency_code,
+    merchant_settlement_type: payout.merchant_settlement_type,
+    settlement_amount: settlement,
+    totals_json: canonicalJson(payout.totals),
+    raw_json: rawJson,
+  };
+
+  const find = () =>
+    db
+      .selectFrom('klarna_payouts')
+      .selectAll()
+      .where('integration_id', '=', integrationId)
+      .where('merchant_id', '=', payout.merchant_id)
+      .where('payment_reference', '=', payout.payment_reference)
+      .executeTakeFirst();
+
+  let existing = await find();
+  if (!existing) {
+    const inserted = await db
+      .insertInto('klarna_payouts')
+      .values({
+        id: newId(),
+        integration_id: integrationId,
+        merchant_id: payout.merchant_id,
+        payment_reference: payout.payment_reference,
+        ...fields,
+        transaction_count: null,
+        transactions_complete: 0,
+        unknown_types_json: null,
+        reconciled: null,
+        reconciliation_json: null,
+        state: 'discovered',
+        state_reason: null,
+        voucher_id: null,
+        voucher_number: null,
+        fetched_at: at,
+        updated_at: at,
+      })
+      .onConflict((oc) => oc.columns(['integration_id', 'merchant_id', 'payment_reference']).doNothing())
+      .executeTakeFirst();
+    existing = await find();
+    if (!existing) throw new Error(`payout ${payout.payment_reference} vanished right after it was stored`);
+    // Another writer may have won the insert race; then this call is an ordinary re-read.
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1)
+      return { payout: toPayout(existing), status: 'new' };
+  }
+  if (existing.raw_json === rawJson) return { payout: toPayout(existing), status: 'unchanged' };
+
+  await db
+    .updateTable('klarna_payouts')
+    .set({
+      ...fields,
+      transactions_complete: 0,
+      reconciled: null,
+      reconciliation_json: null,
+      fetched_at: at,
+      updated_at: at,
+    })
+    .where('id', '=', existing.id)
+    .execute();
+  const updated = await db
+    .selectFrom('klarna_payouts')
+    .selectAll()
+    .where('id', '=', existing.id)
+    .executeTakeFirstOrThrow();
+  return { payout: toPayout(updated), status: 'changed' };
+}
+
+/**
+ * Starts a fresh load of a payout's lines: drops what an earlier (possibly crashed) run
+ * stored and clears the complete mark, which is set again only after the last page.
+ */
+export async function beginTransactionRefresh(db: Kysely<Database>, payoutId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('klarna_payouts')
+      .set({
+        transactions_complete: 0,
+        transaction_count: null,
+        reconciled: null,
+        reconciliation_json: null,
+        updated_at: nowIso(),
+      })
+      .where('id', '=', payoutId)
+      .execute();
+    await trx.deleteFrom('klarna_transactions').where('payout_id', '=', payoutId).execute();
+  });
+}
+
+/**
+ * Stores one page of lines with consecutive seq numbers from `firstSeq`. A page is
+ * written in one DB transaction, in chunks, so a page is either fully there or absent.
+ */
+export async function insertTransactionPage(
+  db: Kysely<Database>,
+  input: {
+    payoutId: string;
+    paymentReference: string;
+    firstSeq: number;
+    records: readonly TransactionRecord[];
+  },
+): Promise<number> {
+  const rows = input.records.map((r, i) =>
+    transactionRow(input.payoutId, input.paymentReference, input.firstSeq + i, r),
+  );
+  if (rows.length === 0) return 0;
+  await db.transaction().execute(async (trx) => {
+    for (let i = 0; i < rows.length; i += TRANSACTION_INSERT_CHUNK) {
+      await trx
+        .insertInto('klarna_transactions')
+        .values(rows.slice(i, i + TRANSACTION_INSERT_CHUNK))
+        .execute();
+    }
+  });
+  return rows.length;
+}
+
+function transactionRow(
+  payoutId: string,
+  paymentReference: string,
+  seq: number,
+  record: TransactionRecord,
+): KlarnaTransactionTable {
+  const t = record.transaction;
+  return {
+    payout_id: payoutId,
+    seq,
+    payment_reference: t.payment_reference || paymentReference,
+    type: t.type,
+    detailed_type: t.detailed_type ?? null,
+    amount: t.amount,
+    currency_code: t.currency_code,
+    order_id: t.order_id ?? null,
+    capture_id: t.capture_id ?? null,
+    refund_id: t.refund_id ?? null,
+    short_order_id: t.short_order_id ?? null,
+    merchant_reference1: t.merchant_reference1 ?? null,
+    merchant_reference2: t.merchant_reference2 ?? null,
+    purchase_country: t.purchase_country ?? null,
+    vat_rate: t.vat_rate ?? null,
+    vat_amount: t.vat_amount ?? null,
+    sale_date: t.sale_date ?? null,
+    capture_date: t.capture_date ?? null,
+    known_type: record.knownType ? 1 : 0,
+    raw_json: JSON.stringify(record.raw),
+  };
+}
+
+/** Marks the lines complete, with the reconciliation that was made from them. */
+export async function completeTransactions(
+  db: Kysely<Database>,
+  payoutId: string,
+  input: { count: number; reconciliation: Reconciliation },
+): Promise<StoredPayout> {
+  const stored = await countTransactions(db, payoutId);
+  if (stored !== input.count) {
+    // Never mark complete what is not: a later run must refetch instead of booking a gap.
+    throw new Error(
+      `payout ${payoutId}: ${stored} lines stored but ${input.count} fetched; not marked complete`,
+    );
+  }
+  await db
+    .updateTable('klarna_payouts')
+    .set({
+      transactions_complete: 1,
+      transaction_count: input.count,
+      unknown_types_json: JSON.stringify(input.reconciliation.unknownTypes),
+      reconciled: input.reconciliation.ok ? 1 : 0,
+      reconciliation_json: JSON.stringify(input.reconciliation),
+      updated_at: nowIso(),
+    })
+    .where('id', '=', payoutId)
+    .execute();
+  return (await getPayout(db, payoutId))!;
+}
+
+/** Replaces the stored reconciliation, e.g. after re-reconciling stored lines with a newer rule. */
+export async function recordReconciliation(
+  db: Kysely<Database>,
+  payoutId: string,
+  reconciliation: Reconciliation,
+): Promise<void> {
+  await db
+    .updateTable('klarna_payouts')
+    .set({
+      unknown_types_json: JSON.stringify(reconciliation.unknownTypes),
+      reconciled: reconciliation.ok ? 1 : 0,
+      reconciliation_json: JSON.stringify(reconciliation),
+      updated_at: nowIso(),
+    })
+    .where('id', '=', payoutId)
+    .execute();
+}
+
+export async function countTransactions(db: Db, payoutId: string): Promise<number> {
+  const row = await db
+    .selectFrom('klarna_transactions')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('payout_id', '=', payoutId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function getPayout(db: Kysely<Database>, id: string): Promise<StoredPayout | undefined> {
+  const row = await db.selectFrom('klarna_payouts').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toPayout(row);
+}
+
+export async function findPayoutByReference(
+  db: Kysely<Database>,
+  integrationId: string,
+  paymentReference: string,
+  merchantId?: string,
+): Promise<StoredPayout | undefined> {
+  let q = db
+    .selectFrom('klarna_payouts')
+    .selectAll()
+    .where('integration_id', '=', integrationId)
+    .where('payment_reference', '=', paymentReference);
+  if (merchantId) q = q.where('merchant_id', '=', merchantId);
+  const row = await q.orderBy('fetched_at').executeTakeFirst();
+  return row && toPayout(row);
+}
+
+export interface PayoutListFilter {
+  integrationId: string;
+  /** First payout day included, YYYY-MM-DD. */
+  since?: string;
+  /** Last payout day included, YYYY-MM-DD. */
+  until?: string;
+  transactionsComplete?: boolean;
+  reconciled?: boolean;
+  state?: string;
+  limit?: number;
+}
+
+export async function listPayouts(db: Kysely<Database>, filter: PayoutListFilter): Promise<StoredPayout[]> {
+  let q = db.selectFrom('klarna_payouts').selectAll().where('integration_id', '=', filter.integrationId);
+  // payout_date is ISO-8601 text, so day bounds compare as strings.
+  if (filter.since) q = q.where('payout_date', '>=', filter.since);
+  if (filter.until) q = q.where('payout_date', '<', `${filter.until}T99`);
+  if (filter.transactionsComplete !== undefined) {
+    q = q.where('transactions_complete', '=', filter.transactionsComplete ? 1 : 0);
+  }
+  if (filter.reconciled !== undefined) q = q.where('reconciled', '=', filter.reconciled ? 1 : 0);
+  if (filter.state) q = q.where('state', '=', filter.state);
+  const rows = await q
+    .orderBy('payout_date')
+    .orderBy('payment_reference')
+    .limit(filter.limit ?? 10_000)
+    .execute();
+  return rows.map(toPayout);
+}
+
+/** Lines of a payout in seq order, a slice at a time, for callers that walk 50,000 lines. */
+export async function listTransactions(
+  db: Kysely<Database>,
+  payoutId: string,
+  opts: { afterSeq?: number; limit?: number } = {},
+): Promise<StoredTransaction[]> {
+  const rows = await db
+    .selectFrom('klarna_transactions')
+    .selectAll()
+    .where('payout_id', '=', payoutId)
+    .where('seq', '>', opts.afterSeq ?? -1)
+    .orderBy('seq')
+    .limit(opts.limit ?? 1_000)
+    .execute();
+  return rows.map(toTransaction);
+}
+
+/** The same aggregates as createTransactionSums(), computed by the database over stored lines. */
+export async function transactionSums(db: Kysely<Database>, payoutId: string): Promise<TransactionSums> {
+  const rows = await db
+    .selectFrom('klarna_transactions')
+    .select((eb) => [
+      'type',
+      eb.fn.countAll().as('count'),
+      eb.fn.sum<number | string>('amount').as('sum'),
+      eb.fn.sum<number | string>(sql`abs(amount)`).as('abs_sum'),
+      eb.fn.sum<number | string>(sql`case when amount < 0 then 1 else 0 end`).as('negative_count'),
+      eb.fn.sum<number | string>(sql`coalesce(vat_amount, 0)`).as('vat_sum'),
+    ])
+    .where('payout_id', '=', payoutId)
+    .groupBy('type')
+    .orderBy('type')
+    .execute();
+  const currencies = await db
+    .selectFrom('klarna_transactions')
+    .select('currency_code')
+    .distinct()
+    .where('payout_id', '=', payoutId)
+    .orderBy('currency_code')
+    .execute();
+  const byType: Record<string, TypeSums> = {};
+  let count = 0;
+  for (const r of rows) {
+    const s: TypeSums = {
+      count: toSafeInteger(r.count),
+      sum: toSafeInteger(r.sum),
+      absSum: toSafeInteger(r.abs_sum),
+      negativeCount: toSafeInteger(r.negative_count),
+      vatSum: toSafeInteger(r.vat_sum),
+    };
+    byType[r.type] = s;
+    count += s.count;
+  }
+  return { count, byType, currencies: currencies.map((c) => c.currency_code) };
+}
+
+// PostgreSQL returns SUM over bigint as numeric (a string) and COUNT as bigint.
+function toSafeInteger(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`aggregate out of the safe integer range: ${String(value)}`);
+  return n;
+}
