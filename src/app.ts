@@ -32,6 +32,7 @@ export async function createApp(config: AppConfig, overrides: AppOverrides = {})
     overrides.store ??
     (await openStore({
       databaseUrl: config.databaseUrl,
+      onPoolError: (err) => logger.warn({ err: err.message }, 'database connection dropped; reconnecting'),
       sqlitePath: config.databaseUrl
         ? undefined
         : join(config.dataDir, DEFAULT_SQLITE_PATH.split('/').pop()!),

@@ -1,6 +1,7 @@
 import { registerConnectCommands } from './connect.command.ts';
 import type { RegisterCommands } from './context.ts';
 import { registerKlarnaCommands } from './klarna.command.ts';
+import { registerServeCommands } from './serve.command.ts';
 import { registerSimulateCommands } from './simulate.command.ts';
 import { registerSpirisCommands } from './spiris.command.ts';
 
@@ -9,4 +10,5 @@ export const COMMAND_GROUPS: RegisterCommands[] = [
   registerConnectCommands,
   registerSpirisCommands,
   registerSimulateCommands,
+  registerServeCommands,
 ];

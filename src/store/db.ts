@@ -22,6 +22,8 @@ export interface StoreOptions {
   sqlitePath?: string;
   /** Run pending migrations on open (default true). */
   migrate?: boolean;
+  /** Called when PostgreSQL drops an idle pooled connection; the pool recovers by itself. */
+  onPoolError?: (err: Error) => void;
 }
 
 export const DEFAULT_SQLITE_PATH = './data/klarna-spiris.sqlite';
@@ -61,6 +63,12 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
             ? parseInt8
             : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
+    });
+    // An idle client dropped by the server (restart, failover, DROP DATABASE … FORCE)
+    // emits on the pool; unhandled, that would crash the process. The next query simply
+    // gets a fresh connection, so noting it is enough.
+    pool.on('error', (err) => {
+      options.onPoolError?.(err);
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     store = { db, dialect: 'postgres', location: redactUrl(url), close: () => db.destroy() };

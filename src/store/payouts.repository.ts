@@ -60,7 +60,7 @@ export type UpsertStatus = 'new' | 'changed' | 'unchanged';
 // below it and keeps each statement small for PostgreSQL too.
 export const TRANSACTION_INSERT_CHUNK = 200;
 
-function toPayout(row: Selectable<KlarnaPayoutTable>): StoredPayout {
+export function toPayout(row: Selectable<KlarnaPayoutTable>): StoredPayout {
   return {
     id: row.id,
     integrationId: row.integration_id,

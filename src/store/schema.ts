@@ -57,6 +57,45 @@ export interface KlarnaPayoutTable {
   voucher_number: string | null;
   fetched_at: string;
   updated_at: string;
+  // Booking (migration 020).
+  generation: Generated<number>;
+  plan_json: string | null;
+  failures_json: string | null;
+  fiscal_year_id: string | null;
+  booked_at: string | null;
+  /** none | pending | attached */
+  attachment_state: Generated<string>;
+  attachment_id: string | null;
+  attachment_error: string | null;
+  attachment_attempts: Generated<number>;
+}
+
+/** One voucher POST that was decided on: written before the POST, resolved after it. */
+export interface VoucherIntentTable {
+  id: string;
+  payout_id: string;
+  kind: 'book' | 'reverse';
+  generation: number;
+  status: 'pending' | 'done' | 'rejected' | 'abandoned';
+  voucher_date: string;
+  marker: string;
+  voucher_json: string;
+  attempts: number;
+  spiris_voucher_id: string | null;
+  voucher_number: string | null;
+  fiscal_year_id: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Who is syncing an integration right now; absent or expired means nobody. */
+export interface SyncLeaseTable {
+  integration_id: string;
+  holder: string;
+  purpose: string;
+  acquired_at: string;
+  expires_at: string;
 }
 
 export interface KlarnaTransactionTable {
@@ -103,6 +142,36 @@ export interface EventTable {
   data_json: string | null;
 }
 
+export interface AdminUserTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AdminSessionTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  hint: string;
+  created_by: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface Database {
   integrations: IntegrationTable;
   connections: ConnectionTable;
@@ -110,4 +179,9 @@ export interface Database {
   klarna_transactions: KlarnaTransactionTable;
   sync_runs: SyncRunTable;
   events: EventTable;
+  admin_users: AdminUserTable;
+  admin_sessions: AdminSessionTable;
+  api_tokens: ApiTokenTable;
+  voucher_intents: VoucherIntentTable;
+  sync_leases: SyncLeaseTable;
 }

@@ -1,5 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026_11_26_001_initial.ts';
+import * as admin from './2026_11_26_010_admin.ts';
+import * as booking from './2026_11_26_020_booking.ts';
 
 type Dialect = 'sqlite' | 'postgres';
 interface DialectMigration {
@@ -10,6 +12,8 @@ interface DialectMigration {
 // from tests and from a packaged install.
 const MIGRATIONS: Record<string, DialectMigration> = {
   '2026_11_26_001_initial': initial,
+  '2026_11_26_010_admin': admin,
+  '2026_11_26_020_booking': booking,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
