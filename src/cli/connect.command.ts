@@ -1,6 +1,14 @@
 import { createInterface } from 'node:readline';
 import { Option } from 'commander';
-import { Secret } from '../setup/secret.ts';
+import { cliActor } from '../setup/audit.ts';
+import { setIntegrationMode } from '../setup/go-live.ts';
+import { describeStrayWhitespace, readSecretInput, type SecretInputSpec } from '../setup/secret-input.ts';
+import {
+  checkSpirisTenant,
+  integrationTenantPin,
+  parseOrgNumber,
+  type TenantPin,
+} from '../setup/spiris-tenant.ts';
 import { isLocalRedirectUri, startCallbackServer } from '../spiris/callback-server.ts';
 import { type ConnectSpirisResult, connectSpiris, type SpirisGrant } from '../spiris/connect.service.ts';
 import {
@@ -13,6 +21,8 @@ import {
   resolveSpirisEndpoints,
   type SpirisEnvironment,
 } from '../spiris/oauth.ts';
+import { getConnection, updateConnection } from '../store/connections.repository.ts';
+import { findIntegration, getIntegration, listIntegrations } from '../store/integrations.repository.ts';
 import { type CliContext, CliError, emit, type RegisterCommands } from './context.ts';
 
 const DEFAULT_REDIRECT_URI = 'http://localhost:8976/callback';
@@ -28,8 +38,11 @@ interface ConnectSpirisOptions {
   scopes?: string;
   pkce: boolean;
   refreshToken?: string;
+  refreshTokenStdin?: boolean;
   accessToken?: string;
+  accessTokenStdin?: boolean;
   accessTokenExpiresAt?: string;
+  orgNumber?: string;
   clientAuth?: 'basic' | 'body';
   integration?: string;
   timeout: string;
@@ -73,11 +86,17 @@ export const registerConnectCommands: RegisterCommands = (program, ctx) => {
     .option('--no-pkce', 'do not use PKCE (only if the client registration cannot do it)')
     .option(
       '--refresh-token <token>',
-      'use an issued refresh token instead of the browser flow (env SPIRIS_REFRESH_TOKEN)',
+      'use an issued refresh token instead of the browser flow (prefer --refresh-token-stdin or env SPIRIS_REFRESH_TOKEN)',
     )
+    .option('--refresh-token-stdin', 'read an issued refresh token from standard input')
     .option(
       '--access-token <token>',
-      'use an issued access token only; works until it expires (env SPIRIS_ACCESS_TOKEN)',
+      'use an issued access token only; works until it expires (prefer --access-token-stdin or env SPIRIS_ACCESS_TOKEN)',
+    )
+    .option('--access-token-stdin', 'read an issued access token from standard input')
+    .option(
+      '--org-number <number>',
+      'organisation number of the company to book into; credentials for another company are refused and nothing is stored',
     )
     .option('--access-token-expires-at <iso>', 'when the issued access token expires, if known')
     .addOption(
@@ -97,7 +116,9 @@ export const registerConnectCommands: RegisterCommands = (program, ctx) => {
     .addHelpText(
       'after',
       '\nEnvironment: SPIRIS_CLIENT_ID, SPIRIS_CLIENT_SECRET, SPIRIS_REFRESH_TOKEN, SPIRIS_ACCESS_TOKEN\n' +
-        'Secrets given by environment or standard input stay out of your shell history and the process list.\n',
+        'Secrets given by environment, standard input or the hidden prompt (in a terminal) stay out of your shell\n' +
+        "history and the process list. Once connected, the integration is pinned to the company's organisation\n" +
+        'number: reconnecting to another company is refused unless --confirm-company-change is given.\n',
     )
     .action(async (opts: ConnectSpirisOptions) => {
       await runConnectSpiris(ctx, opts);
@@ -114,12 +135,58 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
     ...(opts.apiBaseUrl ? { apiBaseUrl: opts.apiBaseUrl } : {}),
   });
   const clientId = opts.clientId ?? (ctx.env.SPIRIS_CLIENT_ID || undefined);
-  const clientSecretText = opts.clientSecretStdin
-    ? await readStdinLine()
-    : (opts.clientSecret ?? (ctx.env.SPIRIS_CLIENT_SECRET || undefined));
-  const clientSecret = clientSecretText ? new Secret(clientSecretText) : undefined;
-  const refreshToken = opts.refreshToken ?? (ctx.env.SPIRIS_REFRESH_TOKEN || undefined);
-  const accessToken = opts.accessToken ?? (ctx.env.SPIRIS_ACCESS_TOKEN || undefined);
+  const stdinFlags = [opts.clientSecretStdin, opts.refreshTokenStdin, opts.accessTokenStdin].filter(Boolean);
+  if (stdinFlags.length > 1) {
+    throw new CliError(
+      'Standard input can carry one secret: use only one of --client-secret-stdin, --refresh-token-stdin and --access-token-stdin, and give the others by environment.',
+      2,
+    );
+  }
+  let orgNumber: string | undefined;
+  if (opts.orgNumber !== undefined) {
+    try {
+      orgNumber = parseOrgNumber(opts.orgNumber);
+    } catch (err) {
+      throw new CliError((err as Error).message, 2);
+    }
+  }
+  const io = { stdin: process.stdin, stderr: ctx.stderr };
+  const secretFrom = async (spec: Omit<SecretInputSpec, 'env'>) => {
+    const secret = (await readSecretInput({ ...spec, env: ctx.env }, io))?.secret;
+    const problem = secret && describeStrayWhitespace(spec.label, secret.reveal());
+    if (problem) throw new CliError(`${problem} Nothing was stored.`, 2);
+    return secret;
+  };
+  const refreshToken = await secretFrom({
+    label: 'Spiris refresh token',
+    flagValue: opts.refreshToken,
+    flagName: '--refresh-token',
+    fromStdin: opts.refreshTokenStdin,
+    stdinFlagName: '--refresh-token-stdin',
+    envName: 'SPIRIS_REFRESH_TOKEN',
+    prompt: false,
+  });
+  const accessToken = await secretFrom({
+    label: 'Spiris access token',
+    flagValue: opts.accessToken,
+    flagName: '--access-token',
+    fromStdin: opts.accessTokenStdin,
+    stdinFlagName: '--access-token-stdin',
+    envName: 'SPIRIS_ACCESS_TOKEN',
+    prompt: false,
+  });
+  // A bare access token needs no client; everything else authenticates the client.
+  const clientSecret = await secretFrom({
+    label: 'Spiris client secret',
+    flagValue: opts.clientSecret,
+    flagName: '--client-secret',
+    fromStdin: opts.clientSecretStdin,
+    stdinFlagName: '--client-secret-stdin',
+    envName: 'SPIRIS_CLIENT_SECRET',
+    prompt: !accessToken,
+    // A pasted callback address may follow on the next line.
+    firstLineOnly: true,
+  });
   const scopes = parseScopes(opts.scopes);
   const redirectUri = opts.redirectUri ?? DEFAULT_REDIRECT_URI;
   const timeoutSeconds = Number(opts.timeout);
@@ -131,13 +198,32 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
     throw new CliError('--access-token-expires-at must be an ISO date-time, e.g. 2026-03-12T15:00:00Z', 2);
   }
 
+  const app = await ctx.app();
+  const { db } = app.store;
+  const actor = cliActor(ctx.env);
+  const confirmCompanyChange = !!(opts.yes || opts.confirmCompanyChange);
+  const existing = await existingIntegration(db, opts.integration);
+  if (existing?.mode === 'live' && environment !== 'production') {
+    throw new CliError(
+      `Integration "${existing.name}" is live and books into production books, so it takes only a production Spiris ` +
+        `connection, not ${environment}. Nothing was stored. Switch it to test mode first (\`klarna-spiris mode test\`).`,
+      2,
+    );
+  }
+  // The pin: what the user said, else what the integration already books into.
+  const pin: TenantPin | undefined = orgNumber
+    ? { source: 'flag', orgNumber }
+    : confirmCompanyChange
+      ? undefined
+      : await integrationTenantPin(db, existing);
+
   let grant: SpirisGrant;
   if (refreshToken) {
-    grant = { kind: 'refresh_token', refreshToken: new Secret(refreshToken) };
+    grant = { kind: 'refresh_token', refreshToken };
   } else if (accessToken) {
     grant = {
       kind: 'access_token',
-      accessToken: new Secret(accessToken),
+      accessToken,
       ...(opts.accessTokenExpiresAt ? { expiresAt: new Date(opts.accessTokenExpiresAt).toISOString() } : {}),
     };
   } else {
@@ -164,12 +250,25 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
     });
   }
 
-  const app = await ctx.app();
+  const grantKind = grant.kind;
+  if (pin) {
+    // Checked in memory, so a token for the wrong company leaves nothing behind.
+    const checked = await checkSpirisTenant({
+      endpoints,
+      ...(clientId ? { clientId } : {}),
+      ...(clientSecret ? { clientSecret } : {}),
+      ...(opts.clientAuth ? { clientAuth: opts.clientAuth } : {}),
+      grant,
+      pin,
+    });
+    grant = checked.grant;
+  }
+
   const result = await connectSpiris(
     {
       store: app.store,
       sealer: app.sealer,
-      actor: 'cli',
+      actor,
       onRetry: (info) => app.logger.warn(info, 'retrying a Spiris request'),
     },
     {
@@ -183,10 +282,41 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
       redirectUri,
       grant,
       ...(opts.integration ? { integration: opts.integration } : {}),
-      confirmCompanyChange: !!(opts.yes || opts.confirmCompanyChange),
-      actor: 'cli',
+      confirmCompanyChange,
+      actor,
     },
   );
+
+  // Pin the company for every later reconnect, and keep the grant the user chose on
+  // record even when the tenant check exchanged it for a refresh token.
+  const created = await getConnection(db, result.connectionId);
+  if (created) {
+    const pinned = result.organisationNumber ?? pin?.orgNumber;
+    await updateConnection(db, created.id, {
+      config: {
+        ...created.config,
+        authMode: grantKind,
+        ...(pinned ? { expectedOrgNumber: pinned } : {}),
+      },
+    });
+  }
+  if (result.companyChanged) {
+    const integration = await getIntegration(db, result.integrationId);
+    if (integration?.mode === 'live') {
+      await setIntegrationMode(
+        { db },
+        {
+          integrationId: integration.id,
+          mode: 'test',
+          actor,
+          reason: `the Spiris company changed to ${result.companyName} (${result.organisationNumber ?? 'no org number'}); test and preview again before going live`,
+        },
+      );
+      result.warnings.push(
+        'The integration was live and is now in test mode, because it books into another company: test and preview again, then `klarna-spiris mode live --confirm`.',
+      );
+    }
+  }
   for (const w of result.warnings) ctx.stderr.write(`warning: ${w}\n`);
   emit(ctx, json, result, () => describeResult(result));
 }
@@ -262,6 +392,14 @@ async function authorizeInBrowser(
   } finally {
     await server?.close();
   }
+}
+
+/** The integration a connect would attach to, without creating one. */
+async function existingIntegration(db: Parameters<typeof findIntegration>[0], name: string | undefined) {
+  if (name) return findIntegration(db, name);
+  const all = await listIntegrations(db);
+  if (all.length === 1) return all[0];
+  return all.find((i) => i.name === 'default');
 }
 
 async function readStdinLine(): Promise<string> {

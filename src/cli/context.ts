@@ -28,7 +28,8 @@ export function createCliContext(
       return app;
     },
     async dispose() {
-      if (app) await (await app).close();
+      // A failed start was already reported by the command that asked for the app.
+      if (app) await (await app.catch(() => undefined))?.close();
     },
   };
 }

@@ -13,8 +13,19 @@ import {
   importPayout,
   importPayouts,
 } from '../klarna/payout-import.service.ts';
-import { Secret } from '../setup/secret.ts';
-import { createConnection, updateConnection } from '../store/connections.repository.ts';
+import { cliActor } from '../setup/audit.ts';
+import { setIntegrationMode } from '../setup/go-live.ts';
+import {
+  decideKlarnaKeyReplacement,
+  KLARNA_INACTIVITY_NOTE,
+  knownKlarnaMerchantIds,
+  pauseForKlarnaAuthFailure,
+  recordKlarnaKeyUse,
+  resumeAfterKlarnaReconnect,
+  testKeyInLiveRefusal,
+} from '../setup/key-lifecycle.ts';
+import { readSecretInput, SecretInputError } from '../setup/secret-input.ts';
+import { createConnection, getConnection, updateConnection } from '../store/connections.repository.ts';
 import { recordEvent } from '../store/events.repository.ts';
 import {
   createIntegration,
@@ -54,10 +65,16 @@ export const registerKlarnaCommands: RegisterCommands = (program, ctx) => {
       'integration name or id, created if missing (default: the only one, or "default")',
     )
     .option('--no-verify', 'store without asking Klarna whether the key works')
+    .option(
+      '--confirm-merchant-change',
+      'attach a key for another Klarna merchant than the one this integration fetched payouts from',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nThe key is also read from KLARNA_API_KEY. Nothing is stored when the key is refused.\n',
+      '\nThe key is also read from KLARNA_API_KEY, or asked for with echo off when run in a terminal.\n' +
+        'Nothing is stored when the key is refused. Connecting a new key to an integration that has one\n' +
+        'replaces (rotates) it: payouts, vouchers and the mapping stay with the integration.\n',
     )
     .action(async (opts: ConnectOptions) => connect(ctx, opts));
 
@@ -88,6 +105,7 @@ interface ConnectOptions {
   baseUrl?: string;
   integration?: string;
   verify: boolean;
+  confirmMerchantChange?: boolean;
   json?: boolean;
 }
 
@@ -104,20 +122,32 @@ interface PayoutOptions {
 }
 
 async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
-  if (opts.apiKey !== undefined && opts.apiKeyStdin) {
-    throw new CliError('Give the API key either with --api-key or with --api-key-stdin, not both.', 2);
+  let input: Awaited<ReturnType<typeof readSecretInput>>;
+  try {
+    input = await readSecretInput(
+      {
+        label: 'Klarna API key',
+        flagValue: opts.apiKey,
+        flagName: '--api-key',
+        fromStdin: opts.apiKeyStdin,
+        stdinFlagName: '--api-key-stdin',
+        envName: 'KLARNA_API_KEY',
+        env: ctx.env,
+      },
+      { stdin: process.stdin, stderr: ctx.stderr },
+    );
+  } catch (err) {
+    if (err instanceof SecretInputError) throw new CliError(`${err.message} Nothing was saved.`, 2);
+    throw err;
   }
-  let raw: string | undefined;
-  if (opts.apiKeyStdin) raw = stripOneLineEnding(await readStdin());
-  else raw = opts.apiKey ?? ctx.env.KLARNA_API_KEY;
-  if (raw === undefined || raw === '') {
+  if (!input) {
     throw new CliError(
       'No Klarna API key: pass --api-key, --api-key-stdin, or set KLARNA_API_KEY. Nothing was saved.',
       2,
     );
   }
   const validated = validateKlarnaCredentials({
-    apiKey: new Secret(raw),
+    apiKey: input.secret,
     username: opts.username,
     region: opts.region,
     environment: opts.environment,
@@ -127,6 +157,13 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
   const credentials = validated.credentials;
 
   const app = await ctx.app();
+  const { db } = app.store;
+  const actor = cliActor(ctx.env);
+  // Checks that need no answer from Klarna come first; nothing is created before all pass.
+  const existing = await existingIntegrationForConnect(app, opts.integration);
+  const testKey = existing && testKeyInLiveRefusal(existing, credentials.environment);
+  if (testKey) throw new CliError(`${testKey} Nothing was saved.`, 2);
+
   let merchantId: string | undefined;
   if (opts.verify) {
     try {
@@ -137,9 +174,24 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
       throw err;
     }
   }
+  const decision = decideKlarnaKeyReplacement({
+    integration: existing ?? { name: opts.integration ?? DEFAULT_INTEGRATION_NAME, mode: 'off' },
+    environment: credentials.environment,
+    merchantId,
+    knownMerchantIds: existing ? await knownKlarnaMerchantIds(db, existing) : [],
+    confirmMerchantChange: !!opts.confirmMerchantChange,
+  });
+  if (!decision.ok) throw new CliError(`${decision.message} Nothing was saved.`, 2);
+  const warnings = [...decision.warnings];
+  if (!opts.verify && existing?.klarnaConnectionId) {
+    warnings.push(
+      'The key was not checked (--no-verify), so neither whether it works nor its merchant is known.',
+    );
+  }
 
-  const { db } = app.store;
-  const integration = await integrationForConnect(app, opts.integration);
+  const integration = existing ?? (await integrationForConnect(app, opts.integration));
+  const previous = integration.klarnaConnectionId;
+  const previousHint = previous ? ((await getConnection(db, previous))?.secretHint ?? null) : null;
   const connection = await createConnection(db, app.sealer, {
     kind: 'klarna',
     environment: credentials.environment,
@@ -147,7 +199,8 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
     secret: credentials.apiKey,
     externalId: merchantId ?? null,
   });
-  const previous = integration.klarnaConnectionId;
+  if (opts.verify) await recordKlarnaKeyUse(db, connection.id);
+  // Only the connection changes: payouts, vouchers and settings belong to the integration.
   await updateIntegration(db, integration.id, { klarnaConnectionId: connection.id });
   if (previous && previous !== connection.id) {
     await updateConnection(db, previous, {
@@ -157,16 +210,35 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
   }
   await recordEvent(db, {
     integrationId: integration.id,
-    actor: 'cli',
+    actor,
     kind: 'klarna.connected',
-    message: `Klarna ${credentials.environment} key ${credentials.apiKey.masked} connected`,
+    message:
+      `Klarna ${credentials.environment} key ${credentials.apiKey.masked} connected` +
+      (previousHint ? `, replacing ${previousHint}` : ''),
     data: {
       connectionId: connection.id,
       replaced: previous ?? null,
       verified: opts.verify,
       merchantId: merchantId ?? null,
+      merchantChanged: decision.merchantChanged,
     },
   });
+  if (opts.verify) await resumeAfterKlarnaReconnect(db, integration.id, actor);
+  if (decision.merchantChanged && integration.mode === 'live') {
+    await setIntegrationMode(
+      { db },
+      {
+        integrationId: integration.id,
+        mode: 'test',
+        actor,
+        reason: `the Klarna merchant changed to ${merchantId}; test and preview again before going live`,
+      },
+    );
+    warnings.push(
+      'The integration was live and is now in test mode, because the merchant changed: test and preview again, then `klarna-spiris mode live --confirm`.',
+    );
+  }
+  for (const w of warnings) ctx.stderr.write(`warning: ${w}\n`);
 
   const data = {
     integration: { id: integration.id, name: integration.name },
@@ -182,6 +254,9 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
       verified: opts.verify,
     },
     replacedConnectionId: previous ?? null,
+    merchantChanged: decision.merchantChanged,
+    notes: [KLARNA_INACTIVITY_NOTE],
+    warnings,
   };
   emit(ctx, !!opts.json, data, () =>
     [
@@ -191,11 +266,17 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
       opts.verify
         ? `Klarna accepted the key${merchantId ? ` for merchant ${merchantId}` : ''}.`
         : 'The key was not checked with Klarna (--no-verify).',
+      ...(previousHint
+        ? [
+            `Replaced key ${previousHint}; payouts, vouchers and the mapping are kept. Once this key works, disable the old one in the Merchant Portal under Settings → API credentials.`,
+          ]
+        : []),
       ...(credentials.username
         ? []
         : [
             'Tip: add --username with the UUID shown next to the key; Klarna documents that form unambiguously.',
           ]),
+      KLARNA_INACTIVITY_NOTE,
     ].join('\n'),
   );
 }
@@ -207,7 +288,7 @@ async function payouts(ctx: CliContext, opts: PayoutsOptions): Promise<void> {
   if (since > until) throw new CliError(`--since (${since}) is after --until (${until}).`, 2);
   const app = await ctx.app();
   const integration = await integrationForRead(app, opts.integration);
-  const result = await withKlarnaErrors(async () => {
+  const result = await withKlarnaErrors(app, integration, async () => {
     const { client } = await openKlarnaClient({ db: app.store.db, sealer: app.sealer }, integration, {
       logger: app.logger,
     });
@@ -233,7 +314,7 @@ async function payouts(ctx: CliContext, opts: PayoutsOptions): Promise<void> {
 async function payout(ctx: CliContext, reference: string, opts: PayoutOptions): Promise<void> {
   const app = await ctx.app();
   const integration = await integrationForRead(app, opts.integration);
-  const result = await withKlarnaErrors(async () => {
+  const result = await withKlarnaErrors(app, integration, async () => {
     const { client } = await openKlarnaClient({ db: app.store.db, sealer: app.sealer }, integration, {
       logger: app.logger,
     });
@@ -294,6 +375,18 @@ function failIfIncomplete(result: ImportResult): void {
   }
 }
 
+/** The integration a connect would attach to, if it exists; creates nothing. */
+async function existingIntegrationForConnect(
+  app: App,
+  name: string | undefined,
+): Promise<Integration | undefined> {
+  const { db } = app.store;
+  if (name) return findIntegration(db, name);
+  const all = await listIntegrations(db);
+  if (all.length === 0) return undefined;
+  return pickIntegration(all);
+}
+
 async function integrationForConnect(app: App, name: string | undefined): Promise<Integration> {
   const { db } = app.store;
   if (name) return (await findIntegration(db, name)) ?? createIntegration(db, { name });
@@ -328,11 +421,26 @@ function pickIntegration(all: Integration[]): Integration {
   );
 }
 
-async function withKlarnaErrors<T>(run: () => Promise<T>): Promise<T> {
+/**
+ * Runs a Klarna read for the integration: a success shows the key is in use (Klarna
+ * disables idle keys), a refused key pauses the integration until a new one is connected.
+ */
+async function withKlarnaErrors<T>(app: App, integration: Integration, run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    const result = await run();
+    if (integration.klarnaConnectionId)
+      await recordKlarnaKeyUse(app.store.db, integration.klarnaConnectionId);
+    return result;
   } catch (err) {
-    if (err instanceof KlarnaError || err instanceof KlarnaNotConnectedError) throw new CliError(err.message);
+    if (err instanceof KlarnaError) {
+      const { paused } = await pauseForKlarnaAuthFailure(app.store.db, integration.id, err, {
+        actor: 'cli',
+      });
+      throw new CliError(
+        paused ? `${err.message} The integration is paused until a new key is connected.` : err.message,
+      );
+    }
+    if (err instanceof KlarnaNotConnectedError) throw new CliError(err.message);
     if (err instanceof RangeError) throw new CliError(err.message, 2);
     throw err;
   }
@@ -421,15 +529,4 @@ function requireDate(value: string, flag: string): string {
     throw new CliError(`${flag} must be a date like 2026-03-01, got "${value}".`, 2);
   }
   return value;
-}
-
-function stripOneLineEnding(text: string): string {
-  // `echo key |` adds one line ending; anything beyond that is reported by validation.
-  return text.replace(/\r?\n$/, '');
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,12 +1,23 @@
 import { InvalidArgumentError } from 'commander';
+import { type App, createApp } from '../app.ts';
+import { loadConfig } from '../config.ts';
+import { demoEnvironment, demoIntro, demoServeHook } from '../service/demo.ts';
+import { createNotifier, loadNotificationConfig, type NotificationConfig } from '../service/notifications.ts';
+import { loadSchedulerConfig, type SchedulerConfig, schedulerServeHook } from '../service/scheduler.ts';
 import { type ServeHook, startService, waitForShutdownSignal } from '../service/serve.ts';
 import { loadServiceConfig } from '../service/service-config.ts';
+import { lazySyncFunction } from '../service/sync-runner.ts';
+import { getAdminCredential } from '../store/admin.repository.ts';
 import { registerAdminCommands } from './admin.command.ts';
 import type { CliContext, RegisterCommands } from './context.ts';
 
 interface ServeFlags {
   port?: number;
   host?: string;
+  demo?: boolean;
+  syncInterval?: number;
+  /** false with --no-sync. */
+  sync: boolean;
 }
 
 function parsePort(value: string): number {
@@ -16,24 +27,87 @@ function parsePort(value: string): number {
   return n;
 }
 
+function parseMinutes(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 7 * 24 * 60)
+    throw new InvalidArgumentError('minutes between syncs, more than 0 and at most 10080');
+  return n;
+}
+
+type DemoHook = ReturnType<typeof demoServeHook>;
+
 /**
- * Work `serve` does around the server, chosen by flags. This is where `--demo` plugs
- * in: a hook that starts the Klarna and Spiris simulators and returns their admin
- * plugins and a stop function (see ServeHook).
+ * Work `serve` does around the server, chosen by flags, in start order (stopped in
+ * reverse): the demo simulators first, so the scheduler finds the demo integration on
+ * its first look and stops before the simulators go away.
  */
-function serveHooks(_flags: ServeFlags): ServeHook[] {
-  return [];
+function serveHooks(
+  flags: ServeFlags,
+  parts: { demo?: DemoHook; scheduler: SchedulerConfig; notifications: NotificationConfig },
+): ServeHook[] {
+  const hooks: ServeHook[] = [];
+  if (parts.demo) hooks.push(parts.demo.hook);
+  if (flags.sync) {
+    const notifications = parts.notifications;
+    const scheduler = schedulerServeHook({
+      config: parts.scheduler,
+      sync: (app) => lazySyncFunction(app),
+      onRunFinished: (app) => {
+        const notifier = createNotifier({
+          db: app.store.db,
+          config: notifications,
+          logger: app.logger.child({ component: 'notifications' }),
+        });
+        return notifier.channels.length > 0 ? (report) => notifier.afterRun(report) : undefined;
+      },
+      // A newcomer should see the demo's first sync at once, not after the usual spread.
+      ...(parts.demo ? { firstRunDelayMs: 1_000, firstRunSpreadMs: 0 } : {}),
+    });
+    hooks.push(scheduler.hook);
+  }
+  return hooks;
 }
 
 async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
-  const config = loadServiceConfig(ctx.env, { port: flags.port, host: flags.host });
-  const app = await ctx.app();
-  const service = await startService(app, config, { hooks: serveHooks(flags) });
-  ctx.stdout.write(`klarna-spiris is running at ${service.url} (Ctrl+C to stop)\n`);
-  const signal = await waitForShutdownSignal();
-  app.logger.info({ signal }, 'shutting down');
-  // The server closes here; the CLI closes the app (store) after this action returns.
-  await service.close();
+  const demoEnv = flags.demo ? demoEnvironment(ctx.env) : undefined;
+  const env = demoEnv?.env ?? ctx.env;
+  // Every setting is checked before anything starts, so a typo fails fast and whole.
+  const config = loadServiceConfig(env, { port: flags.port, host: flags.host });
+  const scheduler = loadSchedulerConfig(env, { intervalMinutes: flags.syncInterval });
+  const notifications = loadNotificationConfig(env);
+  // The demo keeps its own store (see demoEnvironment); everything else shares the CLI's.
+  let app: App;
+  if (demoEnv) {
+    app = await createApp(loadConfig(env));
+  } else {
+    app = await ctx.app();
+  }
+  try {
+    const demo = flags.demo ? demoServeHook() : undefined;
+    const service = await startService(app, config, {
+      hooks: serveHooks(flags, { ...(demo ? { demo } : {}), scheduler, notifications }),
+    });
+    ctx.stdout.write(`klarna-spiris is running at ${service.url} (Ctrl+C to stop)\n`);
+    const running = demo?.current();
+    if (running) {
+      ctx.stdout.write(
+        demoIntro(running, {
+          url: service.url,
+          passwordFromEnv: config.adminPassword !== undefined,
+          hasAdmin: !!(await getAdminCredential(app.store.db)),
+          dataDir: app.config.dataDir,
+          ...(flags.sync ? { syncIntervalMinutes: scheduler.intervalMinutes } : {}),
+          notes: demoEnv?.notes ?? [],
+        }),
+      );
+    }
+    const signal = await waitForShutdownSignal();
+    app.logger.info({ signal }, 'shutting down');
+    // The server closes here; the CLI closes its own app (store) after this action returns.
+    await service.close();
+  } finally {
+    if (demoEnv) await app.close();
+  }
 }
 
 export const registerServeCommands: RegisterCommands = (program, ctx) => {
@@ -42,13 +116,32 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
     .description('Run the admin UI, the HTTP API (/api/v1), /healthz and /metrics')
     .option('--port <port>', 'port to listen on (env KLARNA_SPIRIS_PORT, default 8080)', parsePort)
     .option('--host <host>', 'interface to bind (env KLARNA_SPIRIS_HOST, default localhost)')
+    .option(
+      '--sync-interval <minutes>',
+      'minutes between syncs of each integration (env KLARNA_SPIRIS_SYNC_INTERVAL_MINUTES, default 60)',
+      parseMinutes,
+    )
+    .option('--no-sync', 'serve the admin UI only; run no syncs (e.g. a second instance)')
+    .option(
+      '--demo',
+      'try everything against built-in Klarna, Spiris and Riksbank simulators (data in ./data/demo)',
+    )
     .addHelpText(
       'after',
       '\nEnvironment:\n' +
         '  KLARNA_SPIRIS_ADMIN_PASSWORD   sets the admin password at start (otherwise chosen on the first visit)\n' +
         '  KLARNA_SPIRIS_COOKIE_SECURE    auto|always|never: Secure session cookies (auto: when the request is https)\n' +
         '  KLARNA_SPIRIS_TRUST_PROXY      false|true|<hops>|<addresses>: trust X-Forwarded-* from a reverse proxy\n' +
-        '  KLARNA_SPIRIS_SESSION_HOURS    idle time before an admin session ends (default 12)\n',
+        '  KLARNA_SPIRIS_SESSION_HOURS    idle time before an admin session ends (default 12)\n' +
+        '  KLARNA_SPIRIS_SYNC_INTERVAL_MINUTES  minutes between syncs of each test/live integration (default 60)\n' +
+        '  KLARNA_SPIRIS_SYNC_CONCURRENCY       syncs running at once over all integrations (default 2)\n' +
+        '  KLARNA_SPIRIS_SYNC_DRAIN_SECONDS     on shutdown, wait this long for running syncs before aborting (default 30)\n' +
+        '\nNotifications (payouts needing attention, a sync failing repeatedly; the same for every integration):\n' +
+        '  KLARNA_SPIRIS_WEBHOOK_URL            POST JSON here, signed with KLARNA_SPIRIS_WEBHOOK_SECRET\n' +
+        '                                       (header X-KlarnaSpiris-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">)\n' +
+        '  KLARNA_SPIRIS_SMTP_URL               smtp://user:pass@host:587 (or smtps://) to send e-mail\n' +
+        '  KLARNA_SPIRIS_NOTIFY_EMAIL_TO        recipients, comma-separated; KLARNA_SPIRIS_NOTIFY_EMAIL_FROM the sender\n' +
+        '  KLARNA_SPIRIS_NOTIFY_AFTER_FAILURES  failed syncs in a row before telling (default 3)\n',
     )
     .action(async (flags: ServeFlags) => serve(ctx, flags));
   registerAdminCommands(program, ctx);

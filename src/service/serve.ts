@@ -19,6 +19,11 @@ export type ServeHook = (app: App) => Promise<ServeHookResult | undefined>;
 export interface ServeHookResult {
   plugins?: AdminPlugin[];
   sections?: IntegrationSection[];
+  /**
+   * Called as soon as shutdown begins, before the server stops taking requests: stop
+   * starting new work (a scheduler stops scheduling here and drains in `stop`).
+   */
+  beginShutdown?: () => void;
   /** Called after the server has closed, in reverse start order. */
   stop?: () => Promise<void>;
 }
@@ -77,6 +82,7 @@ export async function startService(
   await applyAdminPasswordFromEnv(app, config);
 
   const stops: (() => Promise<void>)[] = [];
+  const beginShutdowns: (() => void)[] = [];
   const plugins: AdminPlugin[] = [...(extras.plugins ?? [])];
   const sections: IntegrationSection[] = [];
   const stopHooks = async () => {
@@ -94,6 +100,7 @@ export async function startService(
     for (const hook of extras.hooks ?? []) {
       const result = await hook(app);
       if (result?.stop) stops.push(result.stop);
+      if (result?.beginShutdown) beginShutdowns.push(result.beginShutdown);
       plugins.push(...(result?.plugins ?? []));
       sections.push(...(result?.sections ?? []));
     }
@@ -130,6 +137,13 @@ export async function startService(
     server,
     close() {
       closing ??= (async () => {
+        for (const begin of beginShutdowns) {
+          try {
+            begin();
+          } catch (err) {
+            app.logger.error({ err }, 'serve hook failed to begin shutdown');
+          }
+        }
         const force = setTimeout(() => server.server.closeAllConnections(), CLOSE_GRACE_MS);
         force.unref();
         try {

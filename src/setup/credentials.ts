@@ -41,7 +41,8 @@ export class AesGcmSealer implements CredentialSealer {
     } catch {
       throw new Error(
         'A stored secret could not be decrypted: the secret key differs from the one it was saved with. ' +
-          'Set KLARNA_SPIRIS_SECRET_KEY to the original key, or re-enter the credential.',
+          'Set KLARNA_SPIRIS_SECRET_KEY to the original key (after `secrets rotate-key`, to the new one), ' +
+          'or re-enter the credential.',
       );
     }
   }
@@ -58,9 +59,33 @@ export function parseSecretKey(text: string): Buffer {
   return buf;
 }
 
-/** The key from the environment, or from a key file created on first start with mode 0600. */
+/** Files next to the key file that exist only while `secrets rotate-key` is running. */
+export function rotationFiles(keyFile: string): { next: string; previous: string; temp: string } {
+  return { next: `${keyFile}.new`, previous: `${keyFile}.old`, temp: `${keyFile}.tmp` };
+}
+
+export class InterruptedKeyRotationError extends Error {
+  constructor(keyFile: string) {
+    super(
+      `A change of the secret key was interrupted (${keyFile}.new or ${keyFile}.old is still there), so it is not ` +
+        'certain which key the stored credentials are encrypted with. Nothing is lost: run ' +
+        '`klarna-spiris secrets rotate-key` to finish it, then start again.',
+    );
+    this.name = 'InterruptedKeyRotationError';
+  }
+}
+
+/**
+ * The key from the environment, or from a key file created on first start with mode
+ * 0600. A key file left mid-rotation stops the start: guessing between the old and the
+ * new key could seal new credentials with the one that is about to be dropped.
+ */
 export function loadOrCreateSecretKey(opts: { envKey?: string | undefined; keyFile: string }): Buffer {
   if (opts.envKey) return parseSecretKey(opts.envKey);
+  const leftovers = rotationFiles(opts.keyFile);
+  if (existsSync(leftovers.next) || existsSync(leftovers.previous)) {
+    throw new InterruptedKeyRotationError(opts.keyFile);
+  }
   if (existsSync(opts.keyFile)) return parseSecretKey(readFileSync(opts.keyFile, 'utf8'));
   mkdirSync(dirname(opts.keyFile), { recursive: true });
   const key = randomBytes(32);
