@@ -2,8 +2,10 @@ import { registerConnectCommands } from './connect.command.ts';
 import type { RegisterCommands } from './context.ts';
 import { registerKlarnaCommands } from './klarna.command.ts';
 import { registerServeCommands } from './serve.command.ts';
+import { registerSetupCommands } from './setup.command.ts';
 import { registerSimulateCommands } from './simulate.command.ts';
 import { registerSpirisCommands } from './spiris.command.ts';
+import { registerSyncCommands } from './sync.command.ts';
 
 export const COMMAND_GROUPS: RegisterCommands[] = [
   registerKlarnaCommands,
@@ -11,4 +13,6 @@ export const COMMAND_GROUPS: RegisterCommands[] = [
   registerSpirisCommands,
   registerSimulateCommands,
   registerServeCommands,
+  registerSetupCommands,
+  registerSyncCommands,
 ];

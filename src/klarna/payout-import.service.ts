@@ -183,31 +183,53 @@ async function loadTransactions(
   const sums = createTransactionSums();
   let stored = 0;
   let reportedTotal: number | undefined;
-  for await (const page of input.client.transactionPages(
-    { paymentReference: payout.paymentReference },
-    input.signal ? { signal: input.signal } : {},
-  )) {
-    if (page.index === 0) reportedTotal = page.total;
-    for (const r of page.records) {
-      if (r.transaction.payment_reference && r.transaction.payment_reference !== payout.paymentReference) {
-        throw new KlarnaResponseError(
-          `Klarna listed a line of payout ${r.transaction.payment_reference} among the lines of ${payout.paymentReference}.`,
-        );
+  const pages = input.client
+    .transactionPages(
+      { paymentReference: payout.paymentReference },
+      input.signal ? { signal: input.signal } : {},
+    )
+    [Symbol.asyncIterator]();
+  let upcoming = pages.next();
+  let finished = false;
+  try {
+    for (;;) {
+      const step = await upcoming;
+      if (step.done) {
+        finished = true;
+        break;
       }
-      sums.add(r.transaction);
+      const page = step.value;
+      // Ask for the next page before storing this one, so Klarna (or the network) works on
+      // it meanwhile; a failure there surfaces when it is awaited, never unhandled.
+      upcoming = pages.next();
+      upcoming.catch(() => undefined);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (page.index === 0) reportedTotal = page.total;
+      for (const r of page.records) {
+        if (r.transaction.payment_reference && r.transaction.payment_reference !== payout.paymentReference) {
+          throw new KlarnaResponseError(
+            `Klarna listed a line of payout ${r.transaction.payment_reference} among the lines of ${payout.paymentReference}.`,
+          );
+        }
+        sums.add(r.transaction);
+      }
+      stored += await insertTransactionPage(db, {
+        payoutId: payout.id,
+        paymentReference: payout.paymentReference,
+        firstSeq: stored,
+        records: page.records,
+      });
+      input.onProgress?.({
+        kind: 'transactions-page',
+        paymentReference: payout.paymentReference,
+        stored,
+        total: page.total,
+      });
     }
-    stored += await insertTransactionPage(db, {
-      payoutId: payout.id,
-      paymentReference: payout.paymentReference,
-      firstSeq: stored,
-      records: page.records,
-    });
-    input.onProgress?.({
-      kind: 'transactions-page',
-      paymentReference: payout.paymentReference,
-      stored,
-      total: page.total,
-    });
+    finished = true;
+  } finally {
+    // Leaving early (a bad page) must not leave the next page's request dangling open.
+    if (!finished) void pages.return(undefined).catch(() => undefined);
   }
   if (reportedTotal !== undefined && stored !== reportedTotal) {
     throw new KlarnaResponseError(

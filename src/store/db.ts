@@ -50,6 +50,15 @@ function parseInt8(value: string): number {
   return n;
 }
 
+// The better-sqlite3 handle behind a SQLite store, for the few bulk paths that need
+// cached prepared statements; everything else goes through Kysely.
+const nativeHandles = new WeakMap<Kysely<Database>, SqliteDatabase.Database>();
+
+/** The SQLite handle of a store's Kysely instance, or undefined (PostgreSQL, or a transaction). */
+export function nativeSqlite(db: Kysely<Database>): SqliteDatabase.Database | undefined {
+  return nativeHandles.get(db);
+}
+
 export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const url = options.databaseUrl;
   let store: Store;
@@ -80,6 +89,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    nativeHandles.set(db, sqlite);
     store = { db, dialect: 'sqlite', location: path, close: () => db.destroy() };
   }
   if (options.migrate !== false) await migrateToLatest(store);

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { KlarnaPayout, PayoutTotals, TransactionRecord } from '../klarna/klarna.types.ts';
 import type { Reconciliation, TransactionSums, TypeSums } from '../klarna/reconcile.ts';
+import { nativeSqlite } from './db.ts';
 import { newId, nowIso } from './ids.ts';
 import type { Database, KlarnaPayoutTable, KlarnaTransactionTable } from './schema.ts';
 
@@ -247,6 +248,15 @@ export async function insertTransactionPage(
     transactionRow(input.payoutId, input.paymentReference, input.firstSeq + i, r),
   );
   if (rows.length === 0) return 0;
+  const native = nativeSqlite(db);
+  if (native) {
+    // SQLite: one cached prepared statement per row, in one transaction per page, about
+    // twice as fast as Kysely preparing a fresh multi-row INSERT per chunk. It runs while
+    // holding Kysely's connection, so it can never land inside someone else's transaction.
+    const insert = nativeInsert(native);
+    await db.connection().execute(async () => insert(rows));
+    return rows.length;
+  }
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < rows.length; i += TRANSACTION_INSERT_CHUNK) {
       await trx
@@ -256,6 +266,50 @@ export async function insertTransactionPage(
     }
   });
   return rows.length;
+}
+
+const TRANSACTION_COLUMNS = [
+  'payout_id',
+  'seq',
+  'payment_reference',
+  'type',
+  'detailed_type',
+  'amount',
+  'currency_code',
+  'order_id',
+  'capture_id',
+  'refund_id',
+  'short_order_id',
+  'merchant_reference1',
+  'merchant_reference2',
+  'purchase_country',
+  'vat_rate',
+  'vat_amount',
+  'sale_date',
+  'capture_date',
+  'known_type',
+  'raw_json',
+] as const satisfies ReadonlyArray<keyof KlarnaTransactionTable>;
+
+const nativeInserts = new WeakMap<
+  NonNullable<ReturnType<typeof nativeSqlite>>,
+  (rows: KlarnaTransactionTable[]) => void
+>();
+
+function nativeInsert(
+  sqlite: NonNullable<ReturnType<typeof nativeSqlite>>,
+): (rows: KlarnaTransactionTable[]) => void {
+  let insert = nativeInserts.get(sqlite);
+  if (!insert) {
+    const statement = sqlite.prepare(
+      `insert into klarna_transactions (${TRANSACTION_COLUMNS.join(', ')}) values (${TRANSACTION_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    insert = sqlite.transaction((rows: KlarnaTransactionTable[]) => {
+      for (const row of rows) statement.run(TRANSACTION_COLUMNS.map((c) => row[c]));
+    });
+    nativeInserts.set(sqlite, insert);
+  }
+  return insert;
 }
 
 function transactionRow(

@@ -23,7 +23,10 @@ export const IntegrationSettingsSchema = z.strictObject({
   /** Each sync looks this many days back, so a late or re-dated payout is never missed. */
   syncWindowDays: z.number().int().min(1).max(90).default(14),
   /** The first sync catches up from this day (YYYY-MM-DD). */
-  catchUpSince: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  catchUpSince: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
   rateSource: RateSourceSettingsSchema.default({ kind: 'riksbank' }),
   /** Upload Klarna's payout PDF and link it to each voucher. */
   attachReport: z.boolean().default(true),
@@ -53,6 +56,8 @@ export function parseIntegrationSettings(name: string, raw: unknown): Integratio
   return parsed.data;
 }
 
-export function readIntegrationSettings(integration: Pick<Integration, 'name' | 'settings'>): IntegrationSettings {
+export function readIntegrationSettings(
+  integration: Pick<Integration, 'name' | 'settings'>,
+): IntegrationSettings {
   return parseIntegrationSettings(integration.name, integration.settings);
 }

@@ -61,4 +61,10 @@ export function assertTransition(from: PayoutState, to: PayoutState): void {
 }
 
 /** States the sync engine may pick up by itself; the rest wait for a person or are final. */
-export const WORKABLE_STATES: readonly PayoutState[] = ['discovered', 'ready', 'posting', 'needs_attention', 'reversing'];
+export const WORKABLE_STATES: readonly PayoutState[] = [
+  'discovered',
+  'ready',
+  'posting',
+  'needs_attention',
+  'reversing',
+];

@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026_11_26_001_initial.ts';
 import * as admin from './2026_11_26_010_admin.ts';
 import * as booking from './2026_11_26_020_booking.ts';
+import * as dropOrderIndex from './2026_11_26_021_drop_order_index.ts';
 
 type Dialect = 'sqlite' | 'postgres';
 interface DialectMigration {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '2026_11_26_001_initial': initial,
   '2026_11_26_010_admin': admin,
   '2026_11_26_020_booking': booking,
+  '2026_11_26_021_drop_order_index': dropOrderIndex,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
