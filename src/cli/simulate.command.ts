@@ -26,7 +26,9 @@ async function runUntilSignal(close: () => Promise<void>): Promise<void> {
 export const registerSimulateCommands: RegisterCommands = (program: Command, ctx: CliContext) => {
   const simulate = program
     .command('simulate')
-    .description('Run a local simulator of Klarna or Spiris, for trying the product without real credentials');
+    .description(
+      'Run a local simulator of Klarna or Spiris, for trying the product without real credentials',
+    );
 
   simulate
     .command('klarna')
