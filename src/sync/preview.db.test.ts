@@ -46,7 +46,7 @@ describe(`preview on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     expect(p.payouts[0]!.failures.map((x) => x.code)).toEqual(['ACCOUNT_INACTIVE']);
     expect(p.payouts[0]!.table).not.toBeNull();
     const [event] = await listEvents(f.store.db, { integrationId: f.integrationId, kindPrefix: 'preview.' });
-    expect(event?.data).toEqual({ payouts: 4, ready: 0, blocking: 4 });
+    expect(event?.data).toMatchObject({ payouts: 4, ready: 0, blocking: 4, fingerprint: expect.any(String) });
     await f.setSettings({});
   });
 

@@ -3,6 +3,7 @@ import type { GateFailure } from '../booking/gates.ts';
 import type { VoucherDraft } from '../booking/voucher.ts';
 import { formatVoucherTable } from '../booking/voucher-table.ts';
 import { type ImportResult, importPayouts } from '../klarna/payout-import.service.ts';
+import { integrationFingerprint } from '../setup/go-live.ts';
 import { listBookingPayouts } from '../store/booking.repository.ts';
 import { recordEvent } from '../store/events.repository.ts';
 import { ChartSnapshot } from './chart.ts';
@@ -153,7 +154,13 @@ export async function previewIntegration(
     actor: deps.actor ?? 'system',
     kind: 'preview.completed',
     message: `Preview: ${result.counts.payouts} payouts, ${result.counts.ready} ready to book, ${result.counts.blocking} blocked.`,
-    data: { payouts: result.counts.payouts, ready: result.counts.ready, blocking: result.counts.blocking },
+    data: {
+      payouts: result.counts.payouts,
+      ready: result.counts.ready,
+      blocking: result.counts.blocking,
+      // Lets the go-live gate tell whether this preview still describes the current setup.
+      fingerprint: integrationFingerprint(integration),
+    },
   });
   return result;
 }

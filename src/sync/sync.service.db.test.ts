@@ -161,4 +161,18 @@ describe(`sync on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
       error: null,
     });
   });
+
+  // Last on purpose: it leaves the integration paused.
+  it('a revoked Klarna key pauses the integration with the fix, and nothing is posted while paused', async () => {
+    const vouchersBefore = f.spiris.vouchers.length;
+    f.klarna.revokeKey(f.merchant.credentials.apiKey);
+    await expect(syncIntegration(f.deps(), { integrationId: f.integrationId })).rejects.toThrow();
+    const paused = await f.integration();
+    expect(paused.status).toBe('paused');
+    expect(paused.statusReason).toMatch(
+      /key revoked or disabled: create a new one in the Merchant Portal under Settings → API credentials/,
+    );
+    await expect(syncIntegration(f.deps(), { integrationId: f.integrationId })).rejects.toThrow(/paused/i);
+    expect(f.spiris.vouchers).toHaveLength(vouchersBefore);
+  });
 });

@@ -2,6 +2,7 @@ import { stockholmDate } from '../booking/calendar.ts';
 import type { KlarnaClient } from '../klarna/klarna.client.ts';
 import { type ImportProgress, type ImportResult, importPayouts } from '../klarna/payout-import.service.ts';
 import { reconcile } from '../klarna/reconcile.ts';
+import { pauseForKlarnaAuthFailure, recordKlarnaKeyUse } from '../setup/key-lifecycle.ts';
 import {
   type BookingPayout,
   changePayoutState,
@@ -194,7 +195,14 @@ async function runSync(
         ...(opts.onProgress ? { onProgress: (event) => opts.onProgress?.({ phase: 'import', event }) } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         now,
+      }).catch(async (err: unknown) => {
+        // A revoked or disabled key pauses the integration with the fix, instead of
+        // failing every hour until someone reads the logs.
+        await pauseForKlarnaAuthFailure(db, integration.id, err, { actor });
+        throw err;
       });
+      // Klarna disables keys left unused for two months; the connection test warns from this.
+      if (integration.klarnaConnectionId) await recordKlarnaKeyUse(db, integration.klarnaConnectionId, now());
       result.import = {
         payoutsSeen: imported.payoutsSeen,
         payoutsNew: imported.payoutsNew,
