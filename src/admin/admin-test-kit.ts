@@ -4,12 +4,17 @@ import pino from 'pino';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
 import { type App, createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
+import { UNLIMITED_BUDGET } from '../http/rate-budget.ts';
+import type { RetryPolicy } from '../http/retry.ts';
 import { AesGcmSealer } from '../setup/credentials.ts';
 import { Secret } from '../setup/secret.ts';
+import { type KlarnaSimulator, type SimMerchant, startKlarnaSimulator } from '../simulators/klarna/index.ts';
+import { type SpirisSimulator, startSpirisSimulator } from '../simulators/spiris/index.ts';
 import { createConnection } from '../store/connections.repository.ts';
 import { recordEvent } from '../store/events.repository.ts';
 import { newId } from '../store/ids.ts';
 import { createIntegration, type Integration, updateIntegration } from '../store/integrations.repository.ts';
+import type { SyncDeps } from '../sync/sync-context.ts';
 import type { AdminServerOptions } from './context.ts';
 import { type AdminServerDeps, buildServer } from './server.ts';
 
@@ -131,4 +136,57 @@ export async function seedIntegration(app: App, name = 'Butiken AB'): Promise<In
     message: 'Payout PR-1001 booked as A-17',
   });
   return (await updateIntegration(db, integration.id, {}))!;
+}
+
+const FAST_RETRIES: RetryPolicy = { maxRetries: 4, initialDelayMs: 1, maxDelayMs: 4, maxWaitMs: 60_000 };
+
+/** Engine and client settings for tests against the simulators: no pacing, quick retries. */
+export const FAST_SYNC_DEPS: Partial<SyncDeps> = {
+  klarnaOptions: { rateBudget: UNLIMITED_BUDGET, retryPolicy: FAST_RETRIES },
+  spirisOptions: { rateBudget: UNLIMITED_BUDGET, retryPolicy: FAST_RETRIES, sleep: async () => {} },
+};
+
+export interface Simulators {
+  klarna: KlarnaSimulator;
+  spiris: SpirisSimulator;
+  merchant: SimMerchant;
+  close(): Promise<void>;
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * A Klarna simulator with a few recent SEK payouts (ending two days ago, inside the
+ * sync's default window) and a Spiris simulator whose open fiscal years cover them and
+ * today on any day of the year: its "today" sits ten days back, so a run in early
+ * January still finds last December's year open.
+ */
+export async function startSimulators(
+  o: { environment?: 'playground' | 'production'; seed?: number; days?: number } = {},
+): Promise<Simulators> {
+  const days = o.days ?? 4;
+  const [klarna, spiris] = await Promise.all([
+    startKlarnaSimulator({
+      environment: o.environment ?? 'playground',
+      rateLimitPerSecond: 0,
+      merchants: [
+        {
+          seed: o.seed ?? 11,
+          currencies: ['SEK'],
+          startDate: isoDay(Date.now() - (days + 1) * 86_400_000),
+          days,
+          ordersPerPayout: 6,
+        },
+      ],
+    }),
+    startSpirisSimulator({ today: isoDay(Date.now() - 10 * 86_400_000), rateLimitPerMinute: 0 }),
+  ]);
+  return {
+    klarna,
+    spiris,
+    merchant: klarna.merchants[0]!,
+    async close() {
+      await Promise.allSettled([klarna.close(), spiris.close()]);
+    },
+  };
 }

@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
 import type { StoreMetrics } from '../service/metrics.ts';
 import type { CookieSecureMode, TrustProxy } from '../service/service-config.ts';
+import type { AccountNames } from './account-names.ts';
 import { DEFAULT_LOGIN_LIMITS, type LoginThrottle, type LoginThrottleLimits } from './auth/login-throttle.ts';
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './auth/password.ts';
+import type { SyncJobs } from './sync-jobs.ts';
 import type { IntegrationSection } from './web/sections.ts';
 
 export interface AdminServerOptions {
@@ -40,6 +42,20 @@ export interface AdminContext {
   readonly throttle: LoginThrottle;
   readonly storeMetrics: StoreMetrics;
   readonly sections: readonly IntegrationSection[];
+  /** Sync now, and the progress of running syncs. */
+  readonly jobs: SyncJobs;
+  /** Account names from each company's chart, for the mapping editor and the preview. */
+  readonly accountNames: AccountNames;
+  /** Set while `serve --demo` runs: where the simulators are, to prefill the setup forms. */
+  readonly demo: () => DemoHints | undefined;
+}
+
+/** Simulator addresses in demo mode; never a key or a secret. */
+export interface DemoHints {
+  klarnaBaseUrl: string;
+  spirisIdentityBaseUrl: string;
+  spirisApiBaseUrl: string;
+  spirisClientId: string;
 }
 
 /**

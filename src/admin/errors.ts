@@ -9,10 +9,13 @@ export type ApiErrorCode =
   | 'csrf_failed'
   | 'not_found'
   | 'conflict'
+  | 'go_live_refused'
+  | 'unprocessable'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'unavailable'
+  | 'upstream_error'
   | 'internal_error';
 
 export class ApiError extends Error {
@@ -20,13 +23,15 @@ export class ApiError extends Error {
     readonly statusCode: number,
     readonly code: ApiErrorCode,
     message: string,
+    /** Structured detail a client can act on (the failing go-live checks); never a secret. */
+    readonly details?: { checks?: unknown[]; field?: string },
   ) {
     super(message);
     this.name = 'ApiError';
   }
 
   toJSON(): ErrorBody {
-    return { error: { code: this.code, message: this.message } };
+    return { error: { code: this.code, message: this.message, ...this.details } };
   }
 }
 
@@ -35,11 +40,31 @@ export const ErrorBodySchema = z
     error: z.object({
       code: z.string().describe('Stable machine-readable code, e.g. not_found'),
       message: z.string().describe('Human-readable explanation'),
+      field: z.string().optional().describe('The request field that was refused, when one was'),
     }),
   })
   .describe('Error');
 
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+/** A check as the go-live gate reports it; `fix` says what to do when it failed. */
+export const GateCheckSchema = z.object({
+  id: z.string(),
+  ok: z.boolean(),
+  message: z.string(),
+  fix: z.string().nullable(),
+});
+
+/** 409 from a refused switch to live: every check of the gate, failing ones with their fix. */
+export const GoLiveRefusedBodySchema = z
+  .object({
+    error: z.object({
+      code: z.literal('go_live_refused'),
+      message: z.string(),
+      checks: z.array(GateCheckSchema),
+    }),
+  })
+  .describe('GoLiveRefused');
+
+export type ErrorBody = { error: { code: string; message: string; field?: string; checks?: unknown[] } };
 
 /** Response schemas for the errors every authenticated API route can return. */
 export const COMMON_ERROR_RESPONSES = {
@@ -54,6 +79,7 @@ const STATUS_CODES: Record<number, ApiErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
+  422: 'unprocessable',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',

@@ -11,7 +11,11 @@ import Fastify, {
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { App } from '../app.ts';
 import { createStoreMetrics, recordHttpRequest } from '../service/metrics.ts';
+import type { JobRunner } from '../service/scheduler.ts';
+import type { SyncDeps } from '../sync/sync-context.ts';
+import { AccountNames } from './account-names.ts';
 import { registerApiV1Routes } from './api/api.routes.ts';
+import { registerIntegrationApiRoutes } from './api/integration-api.routes.ts';
 import { registerOpenApi, registerOpenApiRoutes } from './api/openapi.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { baseCookieOptions, requireSession } from './auth/session.ts';
@@ -20,10 +24,14 @@ import {
   type AdminPlugin,
   type AdminServerOptions,
   DEFAULT_ADMIN_OPTIONS,
+  type DemoHints,
 } from './context.ts';
 import { toApiError } from './errors.ts';
+import { registerOAuthRoutes } from './oauth.routes.ts';
 import { registerOpsRoutes } from './ops.routes.ts';
 import { applySecurityHeaders } from './security-headers.ts';
+import { SyncJobs } from './sync-jobs.ts';
+import { registerIntegrationActionRoutes } from './web/actions.routes.ts';
 import { loadAssets } from './web/assets.ts';
 import { registerAuthRoutes } from './web/auth.routes.ts';
 import { html } from './web/html.ts';
@@ -33,7 +41,7 @@ import { sendPage, useAssets } from './web/layout.ts';
 import { defaultSections, type IntegrationSection, mergeSections } from './web/sections.ts';
 import { registerTokenRoutes } from './web/tokens.routes.ts';
 
-export type { AdminContext, AdminPlugin, AdminServerOptions } from './context.ts';
+export type { AdminContext, AdminPlugin, AdminServerOptions, DemoHints } from './context.ts';
 export type { IntegrationSection, SectionContext } from './web/sections.ts';
 
 export interface AdminServerDeps {
@@ -48,6 +56,12 @@ export interface AdminServerDeps {
   /** Integration page sections; an id that matches a built-in placeholder replaces it. */
   sections?: readonly IntegrationSection[];
   clock?: () => Date;
+  /** The serve process's scheduler: "sync now" goes through its runNow when there is one. */
+  runner?: () => JobRunner | undefined;
+  /** Overrides for the sync engine and the Spiris/Klarna clients it opens (tests: fast retries). */
+  syncDeps?: Partial<SyncDeps>;
+  /** Simulator addresses while `serve --demo` runs. */
+  demo?: () => DemoHints | undefined;
 }
 
 export const LANG_COOKIE = 'ks_lang';
@@ -82,6 +96,13 @@ export async function buildServer(deps: AdminServerDeps): Promise<FastifyInstanc
     throttle: new LoginThrottle(options.loginLimits, () => clock().getTime()),
     storeMetrics: createStoreMetrics(app.store.db),
     sections: mergeSections(defaultSections(), deps.sections),
+    jobs: new SyncJobs({
+      app,
+      ...(deps.runner ? { runner: deps.runner } : {}),
+      ...(deps.syncDeps ? { syncDeps: deps.syncDeps } : {}),
+    }),
+    accountNames: new AccountNames(app, deps.syncDeps?.spirisOptions),
+    demo: deps.demo ?? (() => undefined),
   };
 
   const server = Fastify({
@@ -163,14 +184,24 @@ export async function buildServer(deps: AdminServerDeps): Promise<FastifyInstanc
   );
 
   await registerOpsRoutes(server, ctx);
-  await server.register(async (api) => registerApiV1Routes(api, ctx), { prefix: '/api/v1' });
+  await server.register(
+    async (api) => {
+      await registerApiV1Routes(api, ctx);
+      await registerIntegrationApiRoutes(api, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
   await registerOpenApiRoutes(server);
   await registerAuthRoutes(server, ctx);
   await server.register(async (authed) => {
     authed.addHook('preHandler', requireSession(ctx));
     await registerIntegrationRoutes(authed, ctx);
+    await registerIntegrationActionRoutes(authed, ctx);
+    await registerOAuthRoutes(authed, ctx);
     await registerTokenRoutes(authed, ctx);
   });
+  // Background syncs stop between payouts on shutdown; the next run resumes them.
+  server.addHook('onClose', async () => ctx.jobs.close());
   for (const plugin of deps.plugins ?? []) {
     await server.register(async (scope) => plugin(scope, ctx));
   }

@@ -1,16 +1,17 @@
 import { createInterface } from 'node:readline';
 import { Option } from 'commander';
 import { cliActor } from '../setup/audit.ts';
-import { setIntegrationMode } from '../setup/go-live.ts';
 import { describeStrayWhitespace, readSecretInput, type SecretInputSpec } from '../setup/secret-input.ts';
 import {
-  checkSpirisTenant,
-  integrationTenantPin,
-  parseOrgNumber,
-  type TenantPin,
-} from '../setup/spiris-tenant.ts';
+  type ConnectSpirisCompanyResult,
+  connectSpirisCompany,
+  existingIntegrationForSpiris,
+  SpirisConnectRefusedError,
+  spirisEnvironmentRefusal,
+} from '../setup/spiris-connect.ts';
+import { parseOrgNumber } from '../setup/spiris-tenant.ts';
 import { isLocalRedirectUri, startCallbackServer } from '../spiris/callback-server.ts';
-import { type ConnectSpirisResult, connectSpiris, type SpirisGrant } from '../spiris/connect.service.ts';
+import type { ConnectSpirisResult, SpirisGrant } from '../spiris/connect.service.ts';
 import {
   buildAuthorizeUrl,
   createPkcePair,
@@ -21,8 +22,6 @@ import {
   resolveSpirisEndpoints,
   type SpirisEnvironment,
 } from '../spiris/oauth.ts';
-import { getConnection, updateConnection } from '../store/connections.repository.ts';
-import { findIntegration, getIntegration, listIntegrations } from '../store/integrations.repository.ts';
 import { type CliContext, CliError, emit, type RegisterCommands } from './context.ts';
 
 const DEFAULT_REDIRECT_URI = 'http://localhost:8976/callback';
@@ -202,20 +201,12 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
   const { db } = app.store;
   const actor = cliActor(ctx.env);
   const confirmCompanyChange = !!(opts.yes || opts.confirmCompanyChange);
-  const existing = await existingIntegration(db, opts.integration);
-  if (existing?.mode === 'live' && environment !== 'production') {
-    throw new CliError(
-      `Integration "${existing.name}" is live and books into production books, so it takes only a production Spiris ` +
-        `connection, not ${environment}. Nothing was stored. Switch it to test mode first (\`klarna-spiris mode test\`).`,
-      2,
-    );
-  }
-  // The pin: what the user said, else what the integration already books into.
-  const pin: TenantPin | undefined = orgNumber
-    ? { source: 'flag', orgNumber }
-    : confirmCompanyChange
-      ? undefined
-      : await integrationTenantPin(db, existing);
+  // Refused before the browser flow, so nobody approves access for nothing.
+  const refusal = spirisEnvironmentRefusal(
+    await existingIntegrationForSpiris(db, opts.integration),
+    environment,
+  );
+  if (refusal) throw new CliError(refusal, 2);
 
   let grant: SpirisGrant;
   if (refreshToken) {
@@ -250,72 +241,39 @@ async function runConnectSpiris(ctx: CliContext, opts: ConnectSpirisOptions): Pr
     });
   }
 
-  const grantKind = grant.kind;
-  if (pin) {
-    // Checked in memory, so a token for the wrong company leaves nothing behind.
-    const checked = await checkSpirisTenant({
-      endpoints,
-      ...(clientId ? { clientId } : {}),
-      ...(clientSecret ? { clientSecret } : {}),
-      ...(opts.clientAuth ? { clientAuth: opts.clientAuth } : {}),
-      grant,
-      pin,
-    });
-    grant = checked.grant;
-  }
-
-  const result = await connectSpiris(
-    {
-      store: app.store,
-      sealer: app.sealer,
-      actor,
-      onRetry: (info) => app.logger.warn(info, 'retrying a Spiris request'),
-    },
-    {
-      environment: environment as SpirisEnvironment,
-      endpoints,
-      ...(clientId ? { clientId } : {}),
-      ...(clientSecret ? { clientSecret } : {}),
-      ...(opts.clientAuth ? { clientAuth: opts.clientAuth } : {}),
-      scopes,
-      pkce: opts.pkce,
-      redirectUri,
-      grant,
-      ...(opts.integration ? { integration: opts.integration } : {}),
-      confirmCompanyChange,
-      actor,
-    },
-  );
-
-  // Pin the company for every later reconnect, and keep the grant the user chose on
-  // record even when the tenant check exchanged it for a refresh token.
-  const created = await getConnection(db, result.connectionId);
-  if (created) {
-    const pinned = result.organisationNumber ?? pin?.orgNumber;
-    await updateConnection(db, created.id, {
-      config: {
-        ...created.config,
-        authMode: grantKind,
-        ...(pinned ? { expectedOrgNumber: pinned } : {}),
+  let result: ConnectSpirisCompanyResult;
+  try {
+    result = await connectSpirisCompany(
+      {
+        store: app.store,
+        sealer: app.sealer,
+        actor,
+        onRetry: (info) => app.logger.warn(info, 'retrying a Spiris request'),
       },
-    });
+      {
+        environment: environment as SpirisEnvironment,
+        endpoints,
+        ...(clientId ? { clientId } : {}),
+        ...(clientSecret ? { clientSecret } : {}),
+        ...(opts.clientAuth ? { clientAuth: opts.clientAuth } : {}),
+        scopes,
+        pkce: opts.pkce,
+        redirectUri,
+        grant,
+        ...(opts.integration ? { integration: opts.integration } : {}),
+        ...(orgNumber ? { orgNumber } : {}),
+        confirmCompanyChange,
+        actor,
+      },
+    );
+  } catch (err) {
+    if (err instanceof SpirisConnectRefusedError) throw new CliError(err.message, 2);
+    throw err;
   }
-  if (result.companyChanged) {
-    const integration = await getIntegration(db, result.integrationId);
-    if (integration?.mode === 'live') {
-      await setIntegrationMode(
-        { db },
-        {
-          integrationId: integration.id,
-          mode: 'test',
-          actor,
-          reason: `the Spiris company changed to ${result.companyName} (${result.organisationNumber ?? 'no org number'}); test and preview again before going live`,
-        },
-      );
-      result.warnings.push(
-        'The integration was live and is now in test mode, because it books into another company: test and preview again, then `klarna-spiris mode live --confirm`.',
-      );
-    }
+  if (result.leftLive) {
+    result.warnings.push(
+      'The integration was live and is now in test mode, because it books into another company: test and preview again, then `klarna-spiris mode live --confirm`.',
+    );
   }
   for (const w of result.warnings) ctx.stderr.write(`warning: ${w}\n`);
   emit(ctx, json, result, () => describeResult(result));
@@ -392,14 +350,6 @@ async function authorizeInBrowser(
   } finally {
     await server?.close();
   }
-}
-
-/** The integration a connect would attach to, without creating one. */
-async function existingIntegration(db: Parameters<typeof findIntegration>[0], name: string | undefined) {
-  if (name) return findIntegration(db, name);
-  const all = await listIntegrations(db);
-  if (all.length === 1) return all[0];
-  return all.find((i) => i.name === 'default');
 }
 
 async function readStdinLine(): Promise<string> {

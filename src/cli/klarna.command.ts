@@ -1,11 +1,11 @@
 import type { App } from '../app.ts';
-import { validateKlarnaCredentials } from '../klarna/key.ts';
-import { KlarnaClient } from '../klarna/klarna.client.ts';
 import {
-  KlarnaNotConnectedError,
-  klarnaConnectionConfig,
-  openKlarnaClient,
-} from '../klarna/klarna.connection.ts';
+  type ConnectKlarnaResult,
+  connectKlarna,
+  KlarnaConnectRefusedError,
+} from '../klarna/connect.service.ts';
+import { validateKlarnaCredentials } from '../klarna/key.ts';
+import { KlarnaNotConnectedError, openKlarnaClient } from '../klarna/klarna.connection.ts';
 import { KlarnaError } from '../klarna/klarna.errors.ts';
 import {
   type ImportProgress,
@@ -14,26 +14,18 @@ import {
   importPayouts,
 } from '../klarna/payout-import.service.ts';
 import { cliActor } from '../setup/audit.ts';
-import { setIntegrationMode } from '../setup/go-live.ts';
 import {
-  decideKlarnaKeyReplacement,
   KLARNA_INACTIVITY_NOTE,
-  knownKlarnaMerchantIds,
   pauseForKlarnaAuthFailure,
   recordKlarnaKeyUse,
-  resumeAfterKlarnaReconnect,
-  testKeyInLiveRefusal,
 } from '../setup/key-lifecycle.ts';
 import { readSecretInput, SecretInputError } from '../setup/secret-input.ts';
-import { createConnection, getConnection, updateConnection } from '../store/connections.repository.ts';
 import { recordEvent } from '../store/events.repository.ts';
 import {
-  createIntegration,
   DEFAULT_INTEGRATION_NAME,
   findIntegration,
   type Integration,
   listIntegrations,
-  updateIntegration,
 } from '../store/integrations.repository.ts';
 import { findPayoutByReference } from '../store/payouts.repository.ts';
 import { type CliContext, CliError, emit, type RegisterCommands } from './context.ts';
@@ -157,83 +149,39 @@ async function connect(ctx: CliContext, opts: ConnectOptions): Promise<void> {
   const credentials = validated.credentials;
 
   const app = await ctx.app();
-  const { db } = app.store;
   const actor = cliActor(ctx.env);
-  // Checks that need no answer from Klarna come first; nothing is created before all pass.
   const existing = await existingIntegrationForConnect(app, opts.integration);
-  const testKey = existing && testKeyInLiveRefusal(existing, credentials.environment);
-  if (testKey) throw new CliError(`${testKey} Nothing was saved.`, 2);
-
-  let merchantId: string | undefined;
-  if (opts.verify) {
-    try {
-      const client = new KlarnaClient({ credentials, logger: app.logger });
-      merchantId = (await client.probe()).merchantId;
-    } catch (err) {
-      if (err instanceof KlarnaError) throw new CliError(`${err.message} Nothing was saved.`);
-      throw err;
-    }
+  let result: ConnectKlarnaResult;
+  try {
+    result = await connectKlarna(
+      { db: app.store.db, sealer: app.sealer, logger: app.logger },
+      {
+        credentials,
+        // Resolving "the only one, or default" may refuse (several integrations), so it
+        // happens before anything else; creating one waits until every check passed.
+        integration: existing ?? { create: await integrationNameForConnect(app, opts.integration) },
+        verify: opts.verify,
+        confirmMerchantChange: !!opts.confirmMerchantChange,
+        actor,
+      },
+    );
+  } catch (err) {
+    if (err instanceof KlarnaConnectRefusedError) throw new CliError(`${err.message} Nothing was saved.`, 2);
+    if (err instanceof KlarnaError) throw new CliError(`${err.message} Nothing was saved.`);
+    throw err;
   }
-  const decision = decideKlarnaKeyReplacement({
-    integration: existing ?? { name: opts.integration ?? DEFAULT_INTEGRATION_NAME, mode: 'off' },
-    environment: credentials.environment,
-    merchantId,
-    knownMerchantIds: existing ? await knownKlarnaMerchantIds(db, existing) : [],
-    confirmMerchantChange: !!opts.confirmMerchantChange,
-  });
-  if (!decision.ok) throw new CliError(`${decision.message} Nothing was saved.`, 2);
-  const warnings = [...decision.warnings];
-  if (!opts.verify && existing?.klarnaConnectionId) {
+  const { integration, connection } = result;
+  const merchantId = result.merchantId ?? undefined;
+  const previous = result.replacedConnectionId;
+  const previousHint = result.replacedHint;
+  const decision = { merchantChanged: result.merchantChanged };
+  const warnings = [...result.warnings];
+  if (!opts.verify && previous) {
     warnings.push(
       'The key was not checked (--no-verify), so neither whether it works nor its merchant is known.',
     );
   }
-
-  const integration = existing ?? (await integrationForConnect(app, opts.integration));
-  const previous = integration.klarnaConnectionId;
-  const previousHint = previous ? ((await getConnection(db, previous))?.secretHint ?? null) : null;
-  const connection = await createConnection(db, app.sealer, {
-    kind: 'klarna',
-    environment: credentials.environment,
-    config: { ...klarnaConnectionConfig(credentials) },
-    secret: credentials.apiKey,
-    externalId: merchantId ?? null,
-  });
-  if (opts.verify) await recordKlarnaKeyUse(db, connection.id);
-  // Only the connection changes: payouts, vouchers and settings belong to the integration.
-  await updateIntegration(db, integration.id, { klarnaConnectionId: connection.id });
-  if (previous && previous !== connection.id) {
-    await updateConnection(db, previous, {
-      status: 'replaced',
-      statusReason: `replaced by ${connection.id}`,
-    });
-  }
-  await recordEvent(db, {
-    integrationId: integration.id,
-    actor,
-    kind: 'klarna.connected',
-    message:
-      `Klarna ${credentials.environment} key ${credentials.apiKey.masked} connected` +
-      (previousHint ? `, replacing ${previousHint}` : ''),
-    data: {
-      connectionId: connection.id,
-      replaced: previous ?? null,
-      verified: opts.verify,
-      merchantId: merchantId ?? null,
-      merchantChanged: decision.merchantChanged,
-    },
-  });
-  if (opts.verify) await resumeAfterKlarnaReconnect(db, integration.id, actor);
-  if (decision.merchantChanged && integration.mode === 'live') {
-    await setIntegrationMode(
-      { db },
-      {
-        integrationId: integration.id,
-        mode: 'test',
-        actor,
-        reason: `the Klarna merchant changed to ${merchantId}; test and preview again before going live`,
-      },
-    );
+  if (result.leftLive) {
     warnings.push(
       'The integration was live and is now in test mode, because the merchant changed: test and preview again, then `klarna-spiris mode live --confirm`.',
     );
@@ -387,12 +335,12 @@ async function existingIntegrationForConnect(
   return pickIntegration(all);
 }
 
-async function integrationForConnect(app: App, name: string | undefined): Promise<Integration> {
-  const { db } = app.store;
-  if (name) return (await findIntegration(db, name)) ?? createIntegration(db, { name });
-  const all = await listIntegrations(db);
-  if (all.length === 0) return createIntegration(db, { name: DEFAULT_INTEGRATION_NAME });
-  return pickIntegration(all);
+/** The name of the integration a connect creates when none exists to attach to. */
+async function integrationNameForConnect(app: App, name: string | undefined): Promise<string> {
+  if (name) return name;
+  const all = await listIntegrations(app.store.db);
+  if (all.length === 0) return DEFAULT_INTEGRATION_NAME;
+  return pickIntegration(all).name;
 }
 
 /** Reading commands never create an integration: a typo must not yield an empty new one. */

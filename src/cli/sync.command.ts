@@ -2,18 +2,18 @@ import type { App } from '../app.ts';
 import { isIsoDate } from '../booking/calendar.ts';
 import { formatMinorSv } from '../booking/decimal.ts';
 import { currencyMinorDigits } from '../booking/fx.ts';
-import { BOOKED_TOTALS, BookingMappingSchema } from '../booking/mapping.ts';
+import { BOOKED_TOTALS, DEFAULT_BOOKING_MAPPING } from '../booking/mapping.ts';
 import { KlarnaNotConnectedError } from '../klarna/klarna.connection.ts';
 import { KlarnaError } from '../klarna/klarna.errors.ts';
+import { cliActor } from '../setup/audit.ts';
+import { MappingRejectedError, saveMapping } from '../setup/mapping-settings.ts';
 import { SpirisError } from '../spiris/spiris.errors.ts';
 import { countPayoutsByState, listBookingPayouts } from '../store/booking.repository.ts';
-import { recordEvent } from '../store/events.repository.ts';
 import {
   DEFAULT_INTEGRATION_NAME,
   findIntegration,
   type Integration,
   listIntegrations,
-  updateIntegration,
 } from '../store/integrations.repository.ts';
 import { InvalidSettingsError, parseIntegrationSettings } from '../sync/integration-settings.ts';
 import { PAYOUT_STATES, type PayoutState } from '../sync/payout-state.ts';
@@ -337,33 +337,15 @@ async function mappingSet(ctx: CliContext, key: string, value: string, opts: Syn
   const integration = await integrationFor(app, opts.integration);
   const { mapping: effective } = settingsOf(integration);
   const path = mappingPath(key);
-  const stored = structuredClone((integration.settings.mapping ?? {}) as Json);
-  // A country table replaces the default one wholesale; start from what is in effect so
-  // setting one field of one country keeps the rest.
-  if (path[0] === 'cashMethod' && !(stored.cashMethod as Json | undefined)?.countries) {
-    stored.cashMethod = {
-      ...(stored.cashMethod as Json),
-      countries: structuredClone(effective.cashMethod.countries),
-    };
-  }
   const before = getPath(effective as unknown as Json, path);
-  setPath(stored, path, parseValue(path, value));
-  const next = validatedMapping(integration, stored);
-  const after = getPath(next as unknown as Json, path);
-  await updateIntegration(app.store.db, integration.id, {
-    settings: { ...integration.settings, mapping: stored },
-  });
-  await recordEvent(app.store.db, {
-    integrationId: integration.id,
-    actor: 'cli',
-    kind: 'mapping.changed',
-    message: `Mapping ${key}: ${String(before ?? '(none)')} → ${String(after)}`,
-    data: { key, path: path.join('.'), from: before ?? null, to: after },
-  });
+  const next = structuredClone(effective) as unknown as Json;
+  setPath(next, path, parseValue(path, value));
+  const { mapping } = await storeMapping(app, integration, next);
+  const after = getPath(mapping as unknown as Json, path);
   emit(
     ctx,
     !!opts.json,
-    { key, path: path.join('.'), from: before ?? null, to: after, mapping: next },
+    { key, path: path.join('.'), from: before ?? null, to: after, mapping },
     () =>
       `${key} is now ${String(after)} (was ${String(before ?? 'not set')}). Payouts that need attention are checked again on the next sync.`,
   );
@@ -372,29 +354,30 @@ async function mappingSet(ctx: CliContext, key: string, value: string, opts: Syn
 async function mappingReset(ctx: CliContext, key: string | undefined, opts: SyncCliOptions): Promise<void> {
   const app = await ctx.app();
   const integration = await integrationFor(app, opts.integration);
-  const stored = structuredClone((integration.settings.mapping ?? {}) as Json);
-  const { settings } = integration;
-  let next: Json;
+  const { mapping: effective } = settingsOf(integration);
+  let next: Json = structuredClone(DEFAULT_BOOKING_MAPPING) as unknown as Json;
   if (key) {
     const path = mappingPath(key);
-    deletePath(stored, path);
-    next = stored;
-  } else next = {};
-  const mapping = validatedMapping(integration, next);
-  const { mapping: _dropped, ...rest } = settings;
-  await updateIntegration(app.store.db, integration.id, {
-    settings: Object.keys(next).length > 0 ? { ...rest, mapping: next } : rest,
-  });
-  await recordEvent(app.store.db, {
-    integrationId: integration.id,
-    actor: 'cli',
-    kind: 'mapping.changed',
-    message: key ? `Mapping ${key} reset to its default` : 'Mapping reset to the default BAS mapping',
-    data: { key: key ?? null, reset: true },
-  });
+    next = structuredClone(effective) as unknown as Json;
+    setPath(next, path, structuredClone(getPath(DEFAULT_BOOKING_MAPPING as unknown as Json, path)));
+    if (getPath(next, path) === undefined) deletePath(next, path);
+  }
+  const { mapping } = await storeMapping(app, integration, next);
   emit(ctx, !!opts.json, { reset: key ?? 'all', mapping }, () =>
     key ? `${key} is back to its default.` : 'The mapping is back to the default BAS mapping.',
   );
+}
+
+/** The admin's mapping editor and this command share one writer, so both audit alike. */
+async function storeMapping(app: App, integration: Integration, mapping: Json) {
+  try {
+    return await saveMapping(app.store.db, { integrationId: integration.id, mapping, actor: cliActor() });
+  } catch (err) {
+    if (err instanceof MappingRejectedError || err instanceof InvalidSettingsError) {
+      throw new CliError(err.message, 2);
+    }
+    throw err;
+  }
 }
 
 /** `fee_amount` → accounts.fee_amount, `bank.EUR` → foreignBankAccounts.EUR, `cash.SE.vatAccount` → cashMethod.countries.SE.vatAccount. */
@@ -428,17 +411,6 @@ function parseValue(path: string[], value: string): unknown {
     throw new CliError(`${path.join('.')} is a whole number of öre, not "${value}".`, 2);
   }
   return value;
-}
-
-function validatedMapping(integration: Integration, mapping: Json) {
-  const parsed = BookingMappingSchema.safeParse(mapping);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'mapping'}: ${i.message}`);
-    throw new CliError(`Not saved: ${issues.join('; ')}.`, 2);
-  }
-  // The whole settings document must stay valid too.
-  settingsOf({ ...integration, settings: { ...integration.settings, mapping } });
-  return parsed.data;
 }
 
 function settingsOf(integration: Pick<Integration, 'name' | 'settings'>) {

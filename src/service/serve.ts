@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { checkNewPassword, hashPassword, verifyPassword } from '../admin/auth/password.ts';
-import type { AdminPlugin, AdminServerOptions, IntegrationSection } from '../admin/server.ts';
+import type { AdminPlugin, AdminServerOptions, DemoHints, IntegrationSection } from '../admin/server.ts';
 import { buildServer } from '../admin/server.ts';
 import type { App } from '../app.ts';
 import { getAdminCredential, setAdminPassword } from '../store/admin.repository.ts';
 import { recordEvent } from '../store/events.repository.ts';
 import { enableProcessMetrics } from './metrics.ts';
+import type { JobRunner } from './scheduler.ts';
 import type { ServiceConfig } from './service-config.ts';
 
 /**
@@ -76,6 +77,10 @@ export async function startService(
     hooks?: readonly ServeHook[];
     plugins?: readonly AdminPlugin[];
     adminOptions?: Partial<AdminServerOptions>;
+    /** The scheduler a hook started, for "sync now" and run status in the admin. */
+    runner?: () => JobRunner | undefined;
+    /** Simulator addresses while the demo runs, to prefill the setup forms. */
+    demo?: () => DemoHints | undefined;
   } = {},
 ): Promise<RunningService> {
   enableProcessMetrics();
@@ -108,6 +113,8 @@ export async function startService(
       app,
       plugins,
       sections,
+      ...(extras.runner ? { runner: extras.runner } : {}),
+      ...(extras.demo ? { demo: extras.demo } : {}),
       options: {
         cookieSecure: config.cookieSecure,
         trustProxy: config.trustProxy,

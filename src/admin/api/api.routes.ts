@@ -23,7 +23,7 @@ import { validateIntegrationName } from '../web/integrations.routes.ts';
 // schema on the way out, which also strips any field the schema does not name, so a
 // column added to a table never reaches a client by accident.
 
-const Timestamp = z.string().describe('ISO-8601 timestamp (UTC)');
+export const Timestamp = z.string().describe('ISO-8601 timestamp (UTC)');
 
 const RunSummarySchema = z.object({
   id: z.string(),
@@ -44,7 +44,7 @@ const HealthSchema = z.object({
   lastSuccessAt: Timestamp.nullable(),
 });
 
-const IntegrationSchema = z.object({
+export const IntegrationSchema = z.object({
   id: z.string(),
   name: z.string(),
   mode: z.enum(['off', 'test', 'live']),
@@ -57,7 +57,7 @@ const IntegrationSchema = z.object({
   health: HealthSchema,
 });
 
-const ConnectionSchema = z
+export const ConnectionSchema = z
   .object({
     id: z.string(),
     kind: z.enum(['klarna', 'spiris']),
@@ -89,13 +89,13 @@ const SyncRunSchema = RunSummarySchema.extend({
   summary: z.unknown(),
 });
 
-const IdParams = z.object({ id: z.string().min(1).max(100) });
+export const IdParams = z.object({ id: z.string().min(1).max(100) });
 const NameBody = z.object({ name: z.string().trim().min(1).max(100) });
 const Limit = z.coerce.number().int().min(1).max(500).default(100);
 
 const notFound = () => new ApiError(404, 'not_found', 'No such integration.');
 
-function toIntegrationView(i: Integration, health: IntegrationHealth) {
+export function toIntegrationView(i: Integration, health: IntegrationHealth) {
   return {
     id: i.id,
     name: i.name,
@@ -110,7 +110,7 @@ function toIntegrationView(i: Integration, health: IntegrationHealth) {
   };
 }
 
-function toConnectionView(c: ConnectionRecord) {
+export function toConnectionView(c: ConnectionRecord) {
   return {
     id: c.id,
     kind: c.kind,
@@ -124,7 +124,7 @@ function toConnectionView(c: ConnectionRecord) {
   };
 }
 
-const security = [{ bearerAuth: [] }];
+export const security = [{ bearerAuth: [] }];
 
 export async function registerApiV1Routes(server: FastifyInstance, ctx: AdminContext): Promise<void> {
   const db = ctx.app.store.db;

@@ -29,7 +29,11 @@ export async function registerOpenApi(server: FastifyInstance, version: string):
         },
       },
       tags: [
-        { name: 'integrations', description: 'Integrations and their connections' },
+        { name: 'integrations', description: 'Integrations and their health' },
+        { name: 'connections', description: 'Klarna and Spiris connections: create, rotate, test' },
+        { name: 'mapping', description: 'Which accounts the vouchers book to' },
+        { name: 'booking', description: 'Preview, sync now, payouts with retry, skip and reverse' },
+        { name: 'mode', description: 'Off, test and live, through the go-live gate' },
         { name: 'history', description: 'Audit log and sync runs' },
         { name: 'ops', description: 'Health and monitoring' },
       ],

@@ -106,6 +106,7 @@ const sv = {
   'overview.connections': 'Anslutningar',
   'overview.payoutSummary': 'Utbetalningar per status',
   'overview.noPayouts': 'Inga utbetalningar hämtade ännu.',
+  'overview.finishSetup': 'Uppsättningen är inte klar. Fortsätt under fliken Kom igång.',
 
   'connection.kind.klarna': 'Klarna',
   'connection.kind.spiris': 'Visma Spiris',
@@ -115,18 +116,6 @@ const sv = {
   'connection.company': 'Företag',
   'connection.updated': 'Uppdaterad',
   'connection.none': 'Ingen anslutning ännu.',
-
-  'placeholder.soon': 'Kommer snart',
-  'placeholder.setup':
-    'En guide som leder genom Klarna-nyckeln, inloggningen till Spiris, konteringen och en provkörning, i den ordningen.',
-  'placeholder.connections':
-    'Testa anslutningarna till Klarna och Spiris: att nyckeln gäller rätt miljö och att räkenskapsår, verifikationsserie, konton och momskoder finns.',
-  'placeholder.mapping':
-    'Vilka konton försäljning, returer, Klarnas avgifter, moms på avgifter, reserverade belopp och utbetalningen bokas på.',
-  'placeholder.preview':
-    'Se exakt vilka verifikationer som skulle skapas för de senaste utbetalningarna, och varför en utbetalning stoppas, innan något bokförs.',
-  'placeholder.go-live':
-    'Byt från test till live när anslutningstesterna och en förhandsgranskning är godkända. Bytet loggas.',
 
   'payouts.caption': 'Utbetalningar från Klarna',
   'payouts.empty': 'Inga utbetalningar hämtade ännu.',
@@ -200,6 +189,274 @@ const sv = {
   'apiDocs.col.method': 'Metod',
   'apiDocs.col.path': 'Sökväg',
   'apiDocs.col.summary': 'Beskrivning',
+
+  'demo.banner':
+    'Demoläge: Klarna, Visma Spiris och Riksbanken är simulerade i den här processen. Inga riktiga konton eller böcker berörs.',
+  'form.advanced': 'Avancerat',
+
+  'env.playground': 'Playground (test)',
+  'env.production': 'Produktion',
+  'env.sandbox': 'Sandlåda',
+  'env.sandbox-legacy': 'Sandlåda (äldre värdar)',
+  'env.test': 'Test',
+
+  'check.pass': 'OK',
+  'check.ok': 'OK',
+  'check.warn': 'Varning',
+  'check.fail': 'Fel',
+
+  'connection.kind.integration': 'Integration',
+  'connection.merchant': 'Handlar-id',
+  'connection.auth': 'Behörighet',
+  'auth.authorization_code': 'Inloggning hos Visma (OAuth)',
+  'auth.refresh_token': 'Utfärdad refresh-token',
+  'auth.access_token': 'Bara access-token',
+  'connstatus.active': 'Aktiv',
+  'connstatus.replaced': 'Ersatt',
+  'connstatus.rejected': 'Nekad av Klarna',
+  'connstatus.needs_reauthorization': 'Måste anslutas på nytt',
+  'connstatus.access_token_only': 'Bara access-token',
+  'connstatus.failed': 'Misslyckad',
+  'connstatus.discarded': 'Kasserad',
+  'connection.connect': 'Anslut',
+  'connection.rotate': 'Byt nyckel',
+  'connection.reconnect': 'Anslut på nytt',
+
+  'setup.steps': 'Steg i uppsättningen',
+  'setup.step.klarna': 'Klarna-nyckel',
+  'setup.step.spiris': 'Spiris-företag',
+  'setup.step.test': 'Anslutningstest',
+  'setup.step.mapping': 'Kontering',
+  'setup.step.preview': 'Förhandsgranskning',
+  'setup.step.live': 'Gå live',
+  'setup.step.done': '(klart)',
+  'setup.step.todo': '(återstår)',
+  'setup.guide.show': 'Visa guiden steg för steg',
+  'setup.guide.cli': 'I terminalen:',
+  'setup.next.test': 'Kör anslutningstestet',
+  'setup.next.mapping': 'Kontrollera konteringen',
+  'setup.next.preview': 'Förhandsgranska verifikationerna',
+  'setup.next.live': 'Gå live',
+  'setup.notice.klarna':
+    'Klarna-nyckeln är kontrollerad hos Klarna och sparad krypterad. Den visas bara maskerad.',
+  'setup.notice.spiris': 'Spiris-företaget är anslutet och uppgifterna sparade krypterade.',
+
+  'klarna.key.label': 'Klarnas API-nyckel',
+  'klarna.key.hint':
+    'Klistra in nyckeln från Merchant Portal (Inställningar → API-uppgifter). Den kontrolleras medan du skriver, hos Klarna när du sparar, och lagras krypterad.',
+  'klarna.key.ok': 'Nyckeln ser rätt ut.',
+  'klarna.key.empty': 'Klistra in nyckeln. Den börjar med klarna_live_api_ eller klarna_test_api_.',
+  'klarna.key.whitespace': 'Det inklistrade består bara av blanksteg.',
+  'klarna.key.quotes':
+    'Nyckeln har ett citattecken i början eller slutet. Klistra in nyckeln utan citattecken.',
+  'klarna.key.edges': 'Nyckeln har blanksteg eller radbrytning före eller efter. Klistra in nyckeln ensam.',
+  'klarna.key.line_break': 'Nyckeln innehåller en radbrytning. Klistra in den på en rad.',
+  'klarna.key.inner_space': 'Nyckeln innehåller blanksteg. Klistra in den igen utan mellanslag.',
+  'klarna.key.legacy_username':
+    'Det här ser ut som ett äldre Klarna-användarnamn (K123456_…), inte en API-nyckel. Skapa en API-nyckel i Merchant Portal.',
+  'klarna.key.uuid':
+    'Det här är ett UUID, alltså användarnamnet som visas bredvid nyckeln. Lägg det i fältet Användarnamn och nyckeln här.',
+  'klarna.key.prefix_case':
+    'Nyckelns början ska skrivas med gemener: klarna_live_api_… eller klarna_test_api_….',
+  'klarna.key.not_a_key':
+    'Det här är ingen Klarna API-nyckel. Nycklar börjar med klarna_live_api_ (produktion) eller klarna_test_api_ (playground).',
+  'klarna.key.incomplete': 'Nyckeln är ofullständig: bara början är inklistrad.',
+  'klarna.username.label': 'Användarnamn (valfritt)',
+  'klarna.username.hint':
+    'UUID:t som visas bredvid nyckeln i Merchant Portal. Behövs bara om du blivit ombedd.',
+  'klarna.region.label': 'Region',
+  'klarna.region.eu': 'Europa (eu)',
+  'klarna.region.na': 'Nordamerika (na)',
+  'klarna.region.oc': 'Oceanien (oc)',
+  'klarna.baseUrl.label': 'API-adress (valfritt)',
+  'klarna.baseUrl.hint':
+    'En annan adress än Klarnas egen, t.ex. en simulator eller proxy. Miljön avgörs ändå av nyckeln.',
+  'klarna.confirmMerchant.label': 'Nyckeln får tillhöra ett annat Klarna-handlar-id',
+  'klarna.confirmMerchant.hint':
+    'Bara om Klarna flyttat ditt konto till ett nytt handlar-id. Annars hamnar två butikers utbetalningar i samma böcker.',
+  'klarna.submit.save': 'Kontrollera och spara nyckeln',
+  'klarna.submit.replace': 'Kontrollera och byt nyckel',
+
+  'spiris.oauth.title': 'Logga in hos Visma',
+  'spiris.oauth.intro':
+    'Du skickas till Visma, loggar in och väljer företaget. Sedan kommer du tillbaka hit och anslutningen sparas. Refresh-token förnyas automatiskt.',
+  'spiris.oauth.submit': 'Anslut Spiris',
+  'spiris.environment.label': 'Miljö',
+  'spiris.clientId.label': 'Klient-id',
+  'spiris.clientId.missing': 'Ange klient-id från Spiris.',
+  'spiris.clientSecret.label': 'Klienthemlighet',
+  'spiris.clientSecret.hint':
+    'Från Spiris (api@spiris.se) eller utvecklarportalen för sandlådor. Sparas krypterad.',
+  'spiris.clientSecret.missing': 'Ange klienthemligheten som hör till klient-id:t.',
+  'spiris.orgNumber.label': 'Organisationsnummer (valfritt)',
+  'spiris.orgNumber.hint':
+    'Företaget som ska bokföras, t.ex. 556677-8899. En inloggning för ett annat företag nekas och inget sparas.',
+  'spiris.hosts.title': 'Värdar',
+  'spiris.hosts.hint': 'Lämna tomt för förvalen. Förval:',
+  'spiris.identityBaseUrl.label': 'Identitetsserver',
+  'spiris.apiBaseUrl.label': 'API-adress',
+  'spiris.redirect.hint': 'Registrera den här återkomstadressen för klienten hos Spiris:',
+  'spiris.confirmCompany.label': 'Integrationen får byta till ett annat företag',
+  'spiris.issued.title': 'Har du fått färdiga uppgifter? (refresh-token eller access-token)',
+  'spiris.issued.intro':
+    'En utfärdad refresh-token förbrukas vid första användningen och förnyas sedan automatiskt. En access-token fungerar ungefär en timme och kan inte förnyas.',
+  'spiris.issued.kind': 'Typ av uppgifter',
+  'spiris.issued.kind.refresh': 'Refresh-token med klient-id och klienthemlighet',
+  'spiris.issued.kind.access': 'Bara en access-token',
+  'spiris.issued.clientHint': 'Behövs för en refresh-token.',
+  'spiris.refreshToken.label': 'Refresh-token',
+  'spiris.accessToken.label': 'Access-token',
+  'spiris.accessToken.hint': 'Bara för en första titt: slutar fungera när den löper ut.',
+  'spiris.expiresAt.label': 'Access-token gäller till (valfritt)',
+  'spiris.issued.submit': 'Kontrollera och spara',
+
+  'oauth.continue.title': 'Vidare till Visma',
+  'oauth.continue.text':
+    'Logga in hos Visma och välj företaget som ska bokföras. Du skickas tillbaka hit när du godkänt åtkomsten.',
+  'oauth.continue.button': 'Fortsätt till Visma',
+  'oauth.cancel': 'Avbryt',
+  'oauth.stale':
+    'Inloggningen hos Visma hör inte till den här sessionen eller tog för lång tid. Starta anslutningen igen från guiden.',
+
+  'test.title': 'Anslutningstest',
+  'test.intro':
+    'Testet läser bara: det kontrollerar nyckeln, miljön, företaget, räkenskapsåret, behörigheterna och kontona, en rad per kontroll med vad som ska åtgärdas.',
+  'test.run': 'Kör anslutningstestet',
+  'test.never': 'Inget anslutningstest har körts ännu.',
+  'test.summary': '{pass} OK, {warn} varningar, {fail} fel',
+  'test.caption': 'Kontroller i det senaste anslutningstestet',
+  'test.col.side': 'Sida',
+  'test.col.check': 'Kontroll',
+  'test.col.result': 'Resultat',
+  'test.col.message': 'Vad som hittades',
+  'test.fix': 'Åtgärd:',
+  'test.notice.done': 'Anslutningstestet är klart. Resultatet syns nedan.',
+
+  'mapping.intro':
+    'Vilka konton varje del av en utbetalning bokförs på. Kontonamnen kommer från företagets kontoplan i Spiris. Tomt fält betyder standardkontot.',
+  'mapping.noNames': 'Kontonamnen kunde inte läsas från Spiris: {reason}',
+  'mapping.unknownAccount': 'Finns inte i kontoplanen',
+  'mapping.mode.title': 'Bokföringssätt',
+  'mapping.mode.label': 'Hur utbetalningen bokförs',
+  'mapping.mode.hint':
+    'Avräkning: webbshoppens fakturor bokför försäljning och moms, utbetalningen avräknar fordran på 1580. Kontantmetoden: utbetalningen bokför försäljning och utgående moms.',
+  'mapping.mode.clearing': 'Avräkning mot kundfordran (fakturametoden)',
+  'mapping.mode.cash': 'Kontantmetoden',
+  'mapping.bank.title': 'Bankkonton',
+  'mapping.bank.sek': 'Bankkonto för SEK-utbetalningar',
+  'mapping.bank.foreign': 'Bankkonto för {currency}',
+  'mapping.bank.foreignHint': 'En valuta utan bankkonto bokförs inte: de utbetalningarna väntar på åtgärd.',
+  'mapping.totals.title': 'Klarnas belopp',
+  'mapping.totals.hint': 'Sidan (debet/kredit) är fast; ett negativt belopp bokförs på motsatt sida.',
+  'mapping.side.debit': 'debet',
+  'mapping.side.credit': 'kredit',
+  'mapping.fees.title': 'Avgifter uppdelade',
+  'mapping.fees.enabled': 'Dela upp Klarnas avgifter på fasta, procentuella och övriga',
+  'mapping.fees.hint': 'Tomma konton använder avgiftskontot ovan.',
+  'mapping.fx.title': 'Valutaomräkning',
+  'mapping.fx.account': 'Konto för öresutjämning',
+  'mapping.fx.limit': 'Största öresutjämning (öre)',
+  'mapping.fx.limitHint': 'Högst 100 öre.',
+  'mapping.cash.title': 'Kontantmetoden: moms per land',
+  'mapping.cash.hint': 'Används bara med kontantmetoden. Lämna landskoden tom för att ta bort en rad.',
+  'mapping.cash.country': 'Land',
+  'mapping.cash.rate': 'Momssats (%)',
+  'mapping.cash.revenue': 'Intäktskonto',
+  'mapping.cash.vat': 'Momskonto',
+  'mapping.cash.new': 'ny rad',
+  'mapping.save': 'Spara konteringen',
+  'mapping.notice.saved':
+    'Konteringen är sparad. Kör anslutningstestet och förhandsgranskningen igen innan du går live.',
+  'mapping.notice.unchanged': 'Inget ändrades.',
+
+  'preview.title': 'Förhandsgranskning',
+  'preview.intro':
+    'Hämtar utbetalningarna från Klarna och visar exakt vilka verifikationer nästa synkronisering skulle bokföra, med alla kontroller. Inget bokförs.',
+  'preview.run': 'Förhandsgranska',
+  'preview.gate': 'Krav för live',
+  'preview.last': 'Senaste förhandsgranskning',
+  'preview.result':
+    '{payouts} utbetalningar: {ready} redo, {blocking} stoppade, {skip} utan något att bokföra',
+  'preview.window': 'Utbetalningar {since} – {until}. Inget har bokförts.',
+  'preview.none': 'Inga utbetalningar att bokföra i perioden.',
+  'preview.voucher': 'Verifikation {date}',
+  'preview.col.account': 'Konto',
+  'preview.col.name': 'Kontonamn',
+  'preview.col.text': 'Text',
+  'preview.col.debit': 'Debet',
+  'preview.col.credit': 'Kredit',
+  'preview.total': 'Summa',
+  'preview.rate': 'Kurs {rate} SEK/{currency} per {date} ({source})',
+  'verdict.ready': 'Redo att bokföras',
+  'verdict.needs_attention': 'Stoppad',
+  'verdict.skip': 'Inget att bokföra',
+  'verdict.waiting': 'Väntar på transaktioner',
+
+  'golive.mode': 'Läge',
+  'golive.mode.off': 'Av: inget hämtas eller bokförs automatiskt.',
+  'golive.mode.test':
+    'Test: bokför bara i en Spiris-sandlåda; mot riktiga böcker förhandsgranskas utbetalningarna utan att bokföras.',
+  'golive.mode.live': 'Live: utbetalningarna bokförs i företagets riktiga böcker.',
+  'golive.toOff': 'Stäng av',
+  'golive.toTest': 'Byt till test',
+  'golive.gate': 'Krav för att gå live',
+  'golive.gate.intro':
+    'Live-läget öppnas först när alla krav är uppfyllda och du bekräftat. Varje byte och varje nekat försök sparas i händelseloggen.',
+  'golive.confirm.label': 'Jag bekräftar att verifikationer ska bokföras i företagets riktiga böcker',
+  'golive.confirm.hint': 'Bytet loggas med tid och vem som gjorde det.',
+  'golive.submit': 'Gå live',
+  'golive.notReady': 'Allt ovan måste vara uppfyllt innan live-läget öppnas.',
+  'golive.isLive': 'Integrationen är live.',
+  'golive.refused':
+    'Integrationen gick inte live. Kraven som inte är uppfyllda står nedan, med vad som ska göras.',
+  'golive.notice.off': 'Integrationen är avstängd.',
+  'golive.notice.test': 'Integrationen är i testläge.',
+  'golive.notice.live': 'Integrationen är live. Utbetalningarna bokförs nu i de riktiga böckerna.',
+  'golive.fixAt.klarna': 'Till Klarna-nyckeln',
+  'golive.fixAt.spiris': 'Till Spiris-anslutningen',
+  'golive.fixAt.connections': 'Till anslutningarna',
+  'golive.fixAt.test': 'Till anslutningstestet',
+  'golive.fixAt.preview': 'Till förhandsgranskningen',
+  'gate.klarna_live_key': 'Klarna-livenyckel',
+  'gate.spiris_production': 'Spiris i produktion',
+  'gate.connections_ready': 'Anslutningarna fungerar',
+  'gate.connection_test': 'Godkänt anslutningstest (senaste 24 timmarna)',
+  'gate.preview': 'Förhandsgranskning utan stopp',
+  'gate.confirmation': 'Uttrycklig bekräftelse',
+
+  'sync.title': 'Synkronisering',
+  'sync.now': 'Synka nu',
+  'sync.idle': 'Ingen synkronisering pågår.',
+  'sync.off': 'Integrationen är avstängd; byt till test eller live för att synka.',
+  'sync.progress.running': 'Pågår: {booked} utbetalningar bokförda hittills, {waiting} kvar.',
+  'sync.progress.done': 'Klar.',
+  'sync.notice.started': 'Synkroniseringen har startat. Förloppet visas här.',
+
+  'payouts.col.actions': 'Åtgärder',
+  'payouts.retry': 'Försök igen',
+  'payouts.reverse': 'Vänd',
+  'payouts.skip': 'Hoppa över',
+  'payouts.skip.reason': 'Varför (sparas i loggen)',
+  'payouts.skip.submit': 'Hoppa över utbetalningen',
+  'payouts.notice.retried': 'Utbetalningen är kontrollerad igen.',
+  'payouts.notice.reversed': 'Verifikationen är vänd med en rättelseverifikation.',
+  'payouts.notice.skipped': 'Utbetalningen hoppas över och bokförs inte automatiskt.',
+
+  'reverse.title': 'Vänd utbetalning {reference} (verifikation {voucher})',
+  'reverse.intro':
+    'Verifikationer i Spiris kan inte tas bort. En rättelseverifikation med samma rader på motsatt sida bokförs, och utbetalningen bokförs sedan om med nuvarande kontering.',
+  'reverse.caption': 'Rättelseverifikationens rader',
+  'reverse.date': 'Datum för rättelsen',
+  'reverse.dateHint': 'ÅÅÅÅ-MM-DD. Dagens datum om inget anges; perioden måste vara öppen.',
+  'reverse.rebook': 'Bokför utbetalningen igen direkt',
+  'reverse.confirm': 'Jag förstår att en rättelseverifikation bokförs i Spiris',
+  'reverse.submit': 'Bokför rättelseverifikation',
+  'reverse.cancel': 'Avbryt',
+  'reverse.needConfirm': 'Bekräfta att en rättelseverifikation ska bokföras.',
+  'reverse.badDate': 'Ange datumet som ÅÅÅÅ-MM-DD.',
+
+  'runs.col.result': 'Resultat',
+  'runs.summary': '{booked} bokförda, {attention} behöver åtgärd, {failed} att försöka igen',
 } as const;
 
 export type MessageKey = keyof typeof sv;
@@ -312,6 +569,7 @@ const en: Record<MessageKey, string> = {
   'overview.connections': 'Connections',
   'overview.payoutSummary': 'Payouts by state',
   'overview.noPayouts': 'No payouts fetched yet.',
+  'overview.finishSetup': 'The setup is not finished. Continue under the Get started tab.',
 
   'connection.kind.klarna': 'Klarna',
   'connection.kind.spiris': 'Visma Spiris',
@@ -321,18 +579,6 @@ const en: Record<MessageKey, string> = {
   'connection.company': 'Company',
   'connection.updated': 'Updated',
   'connection.none': 'No connection yet.',
-
-  'placeholder.soon': 'Coming soon',
-  'placeholder.setup':
-    'A guide through the Klarna key, the Spiris login, the account mapping and a trial run, in that order.',
-  'placeholder.connections':
-    'Test the Klarna and Spiris connections: that the key is for the right environment and that the fiscal year, voucher series, accounts and VAT codes exist.',
-  'placeholder.mapping':
-    'Which accounts sales, returns, Klarna fees, VAT on fees, holdbacks and the payout itself are booked to.',
-  'placeholder.preview':
-    'See exactly which vouchers would be created for recent payouts, and why a payout is held back, before anything is booked.',
-  'placeholder.go-live':
-    'Switch from test to live once the connection tests and a preview have passed. The switch is logged.',
 
   'payouts.caption': 'Payouts from Klarna',
   'payouts.empty': 'No payouts fetched yet.',
@@ -406,6 +652,272 @@ const en: Record<MessageKey, string> = {
   'apiDocs.col.method': 'Method',
   'apiDocs.col.path': 'Path',
   'apiDocs.col.summary': 'Summary',
+
+  'demo.banner':
+    'Demo mode: Klarna, Visma Spiris and the Riksbank are simulated in this process. No real account or books are touched.',
+  'form.advanced': 'Advanced',
+
+  'env.playground': 'Playground (test)',
+  'env.production': 'Production',
+  'env.sandbox': 'Sandbox',
+  'env.sandbox-legacy': 'Sandbox (legacy hosts)',
+  'env.test': 'Test',
+
+  'check.pass': 'OK',
+  'check.ok': 'OK',
+  'check.warn': 'Warning',
+  'check.fail': 'Failed',
+
+  'connection.kind.integration': 'Integration',
+  'connection.merchant': 'Merchant id',
+  'connection.auth': 'Authorisation',
+  'auth.authorization_code': 'Visma login (OAuth)',
+  'auth.refresh_token': 'Issued refresh token',
+  'auth.access_token': 'Access token only',
+  'connstatus.active': 'Active',
+  'connstatus.replaced': 'Replaced',
+  'connstatus.rejected': 'Refused by Klarna',
+  'connstatus.needs_reauthorization': 'Needs reconnecting',
+  'connstatus.access_token_only': 'Access token only',
+  'connstatus.failed': 'Failed',
+  'connstatus.discarded': 'Discarded',
+  'connection.connect': 'Connect',
+  'connection.rotate': 'Replace the key',
+  'connection.reconnect': 'Reconnect',
+
+  'setup.steps': 'Setup steps',
+  'setup.step.klarna': 'Klarna key',
+  'setup.step.spiris': 'Spiris company',
+  'setup.step.test': 'Connection test',
+  'setup.step.mapping': 'Account mapping',
+  'setup.step.preview': 'Preview',
+  'setup.step.live': 'Go live',
+  'setup.step.done': '(done)',
+  'setup.step.todo': '(to do)',
+  'setup.guide.show': 'Show the guide step by step',
+  'setup.guide.cli': 'In a terminal:',
+  'setup.next.test': 'Run the connection test',
+  'setup.next.mapping': 'Check the account mapping',
+  'setup.next.preview': 'Preview the vouchers',
+  'setup.next.live': 'Go live',
+  'setup.notice.klarna':
+    'The Klarna key was checked with Klarna and stored encrypted. It is only ever shown masked.',
+  'setup.notice.spiris': 'The Spiris company is connected and the credentials are stored encrypted.',
+
+  'klarna.key.label': 'Klarna API key',
+  'klarna.key.hint':
+    'Paste the key from the Merchant Portal (Settings → API credentials). It is checked as you type, with Klarna when you save, and stored encrypted.',
+  'klarna.key.ok': 'The key looks right.',
+  'klarna.key.empty': 'Paste the key. It starts with klarna_live_api_ or klarna_test_api_.',
+  'klarna.key.whitespace': 'What was pasted is only whitespace.',
+  'klarna.key.quotes': 'The key has a quote at its start or end. Paste the key without quotes.',
+  'klarna.key.edges': 'The key has spaces or a line break before or after it. Paste the key alone.',
+  'klarna.key.line_break': 'The key contains a line break. Paste it as a single line.',
+  'klarna.key.inner_space': 'The key contains spaces. Paste it again without them.',
+  'klarna.key.legacy_username':
+    'This looks like a legacy Klarna username (K123456_…), not an API key. Create an API key in the Merchant Portal.',
+  'klarna.key.uuid':
+    'This is a UUID: the username shown next to the key. Put it in the Username field and the key here.',
+  'klarna.key.prefix_case': 'The key prefix must be lower case: klarna_live_api_… or klarna_test_api_….',
+  'klarna.key.not_a_key':
+    'This is not a Klarna API key. Keys start with klarna_live_api_ (production) or klarna_test_api_ (playground).',
+  'klarna.key.incomplete': 'The key is incomplete: only its beginning was pasted.',
+  'klarna.username.label': 'Username (optional)',
+  'klarna.username.hint':
+    'The UUID shown next to the key in the Merchant Portal. Only when you were asked for it.',
+  'klarna.region.label': 'Region',
+  'klarna.region.eu': 'Europe (eu)',
+  'klarna.region.na': 'North America (na)',
+  'klarna.region.oc': 'Oceania (oc)',
+  'klarna.baseUrl.label': 'API address (optional)',
+  'klarna.baseUrl.hint':
+    "An address other than Klarna's own, e.g. a simulator or a proxy. The key still decides the environment.",
+  'klarna.confirmMerchant.label': 'The key may belong to another Klarna merchant id',
+  'klarna.confirmMerchant.hint':
+    "Only if Klarna moved your account to a new merchant id. Otherwise two shops' payouts end up in one set of books.",
+  'klarna.submit.save': 'Check and save the key',
+  'klarna.submit.replace': 'Check and replace the key',
+
+  'spiris.oauth.title': 'Log in with Visma',
+  'spiris.oauth.intro':
+    'You are sent to Visma, log in and choose the company. You come back here and the connection is stored. The refresh token renews itself.',
+  'spiris.oauth.submit': 'Connect Spiris',
+  'spiris.environment.label': 'Environment',
+  'spiris.clientId.label': 'Client id',
+  'spiris.clientId.missing': 'Enter the client id from Spiris.',
+  'spiris.clientSecret.label': 'Client secret',
+  'spiris.clientSecret.hint':
+    'From Spiris (api@spiris.se), or the developer portal for sandboxes. Stored encrypted.',
+  'spiris.clientSecret.missing': 'Enter the client secret that belongs to the client id.',
+  'spiris.orgNumber.label': 'Organisation number (optional)',
+  'spiris.orgNumber.hint':
+    'The company to book into, e.g. 556677-8899. A login for another company is refused and nothing is stored.',
+  'spiris.hosts.title': 'Hosts',
+  'spiris.hosts.hint': 'Leave empty for the presets. Presets:',
+  'spiris.identityBaseUrl.label': 'Identity server',
+  'spiris.apiBaseUrl.label': 'API address',
+  'spiris.redirect.hint': 'Register this redirect URI for the client at Spiris:',
+  'spiris.confirmCompany.label': 'The integration may switch to another company',
+  'spiris.issued.title': 'Were you given credentials? (a refresh token or an access token)',
+  'spiris.issued.intro':
+    'An issued refresh token is spent on first use and then renews itself. An access token works for about an hour and cannot be renewed.',
+  'spiris.issued.kind': 'Kind of credentials',
+  'spiris.issued.kind.refresh': 'Refresh token with client id and client secret',
+  'spiris.issued.kind.access': 'An access token only',
+  'spiris.issued.clientHint': 'Needed for a refresh token.',
+  'spiris.refreshToken.label': 'Refresh token',
+  'spiris.accessToken.label': 'Access token',
+  'spiris.accessToken.hint': 'For a first look only: it stops working when it expires.',
+  'spiris.expiresAt.label': 'Access token valid until (optional)',
+  'spiris.issued.submit': 'Check and save',
+
+  'oauth.continue.title': 'On to Visma',
+  'oauth.continue.text':
+    'Log in with Visma and choose the company to book into. You are sent back here once you approve the access.',
+  'oauth.continue.button': 'Continue to Visma',
+  'oauth.cancel': 'Cancel',
+  'oauth.stale':
+    'The Visma login does not belong to this session or took too long. Start connecting again from the guide.',
+
+  'test.title': 'Connection test',
+  'test.intro':
+    'The test only reads: it checks the key, the environment, the company, the fiscal year, the scopes and the accounts, one line per check with what to fix.',
+  'test.run': 'Run the connection test',
+  'test.never': 'No connection test has been run yet.',
+  'test.summary': '{pass} OK, {warn} warnings, {fail} failed',
+  'test.caption': 'Checks of the latest connection test',
+  'test.col.side': 'Side',
+  'test.col.check': 'Check',
+  'test.col.result': 'Result',
+  'test.col.message': 'What was found',
+  'test.fix': 'Fix:',
+  'test.notice.done': 'The connection test is done. The result is below.',
+
+  'mapping.intro':
+    "Which account each part of a payout is booked to. Account names come from the company's chart of accounts in Spiris. An empty field means the default account.",
+  'mapping.noNames': 'The account names could not be read from Spiris: {reason}',
+  'mapping.unknownAccount': 'Not in the chart of accounts',
+  'mapping.mode.title': 'Posting mode',
+  'mapping.mode.label': 'How a payout is booked',
+  'mapping.mode.hint':
+    "Clearing: the webshop's invoices book sales and VAT; the payout clears the receivable on 1580. Cash method: the payout books sales and output VAT.",
+  'mapping.mode.clearing': 'Clearing against the receivable (invoice method)',
+  'mapping.mode.cash': 'Cash method (kontantmetoden)',
+  'mapping.bank.title': 'Bank accounts',
+  'mapping.bank.sek': 'Bank account for SEK payouts',
+  'mapping.bank.foreign': 'Bank account for {currency}',
+  'mapping.bank.foreignHint':
+    'A currency without a bank account is not booked: those payouts wait for attention.',
+  'mapping.totals.title': "Klarna's amounts",
+  'mapping.totals.hint': 'The side (debit/credit) is fixed; a negative amount is booked on the other side.',
+  'mapping.side.debit': 'debit',
+  'mapping.side.credit': 'credit',
+  'mapping.fees.title': 'Fees split',
+  'mapping.fees.enabled': "Split Klarna's fees into fixed, percentage and other",
+  'mapping.fees.hint': 'Empty accounts use the fee account above.',
+  'mapping.fx.title': 'Currency conversion',
+  'mapping.fx.account': 'Rounding account',
+  'mapping.fx.limit': 'Largest rounding difference (öre)',
+  'mapping.fx.limitHint': 'At most 100 öre.',
+  'mapping.cash.title': 'Cash method: VAT per country',
+  'mapping.cash.hint': 'Used with the cash method only. Leave the country empty to remove a row.',
+  'mapping.cash.country': 'Country',
+  'mapping.cash.rate': 'VAT rate (%)',
+  'mapping.cash.revenue': 'Revenue account',
+  'mapping.cash.vat': 'VAT account',
+  'mapping.cash.new': 'new row',
+  'mapping.save': 'Save the mapping',
+  'mapping.notice.saved':
+    'The mapping is saved. Run the connection test and the preview again before going live.',
+  'mapping.notice.unchanged': 'Nothing changed.',
+
+  'preview.title': 'Preview',
+  'preview.intro':
+    'Fetches the payouts from Klarna and shows exactly which vouchers the next sync would book, with every check. Nothing is booked.',
+  'preview.run': 'Preview',
+  'preview.gate': 'Needed for live',
+  'preview.last': 'Latest preview',
+  'preview.result': '{payouts} payouts: {ready} ready, {blocking} held back, {skip} with nothing to book',
+  'preview.window': 'Payouts {since} – {until}. Nothing was booked.',
+  'preview.none': 'No payouts to book in the period.',
+  'preview.voucher': 'Voucher {date}',
+  'preview.col.account': 'Account',
+  'preview.col.name': 'Account name',
+  'preview.col.text': 'Text',
+  'preview.col.debit': 'Debit',
+  'preview.col.credit': 'Credit',
+  'preview.total': 'Total',
+  'preview.rate': 'Rate {rate} SEK/{currency} on {date} ({source})',
+  'verdict.ready': 'Ready to book',
+  'verdict.needs_attention': 'Held back',
+  'verdict.skip': 'Nothing to book',
+  'verdict.waiting': 'Waiting for transactions',
+
+  'golive.mode': 'Mode',
+  'golive.mode.off': 'Off: nothing is fetched or booked automatically.',
+  'golive.mode.test':
+    'Test: books into a Spiris sandbox only; against production books the payouts are previewed, never booked.',
+  'golive.mode.live': "Live: payouts are booked into the company's production books.",
+  'golive.toOff': 'Turn off',
+  'golive.toTest': 'Switch to test',
+  'golive.gate': 'What going live needs',
+  'golive.gate.intro':
+    'Live mode opens only when every check passes and you confirm. Every switch and every refused attempt is kept in the event log.',
+  'golive.confirm.label': "I confirm that vouchers are to be booked into the company's production books",
+  'golive.confirm.hint': 'The switch is logged with the time and who made it.',
+  'golive.submit': 'Go live',
+  'golive.notReady': 'Everything above must pass before live mode opens.',
+  'golive.isLive': 'The integration is live.',
+  'golive.refused':
+    'The integration did not go live. The checks that fail are listed below, with what to do.',
+  'golive.notice.off': 'The integration is off.',
+  'golive.notice.test': 'The integration is in test mode.',
+  'golive.notice.live': 'The integration is live. Payouts are now booked into the production books.',
+  'golive.fixAt.klarna': 'To the Klarna key',
+  'golive.fixAt.spiris': 'To the Spiris connection',
+  'golive.fixAt.connections': 'To the connections',
+  'golive.fixAt.test': 'To the connection test',
+  'golive.fixAt.preview': 'To the preview',
+  'gate.klarna_live_key': 'Klarna live key',
+  'gate.spiris_production': 'Spiris in production',
+  'gate.connections_ready': 'Connections usable',
+  'gate.connection_test': 'Passing connection test (last 24 hours)',
+  'gate.preview': 'Preview without blocking issues',
+  'gate.confirmation': 'Explicit confirmation',
+
+  'sync.title': 'Sync',
+  'sync.now': 'Sync now',
+  'sync.idle': 'No sync is running.',
+  'sync.off': 'The integration is off; switch it to test or live to sync.',
+  'sync.progress.running': 'Running: {booked} payouts booked so far, {waiting} to go.',
+  'sync.progress.done': 'Done.',
+  'sync.notice.started': 'The sync has started. Its progress is shown here.',
+
+  'payouts.col.actions': 'Actions',
+  'payouts.retry': 'Retry',
+  'payouts.reverse': 'Reverse',
+  'payouts.skip': 'Skip',
+  'payouts.skip.reason': 'Why (kept in the log)',
+  'payouts.skip.submit': 'Skip the payout',
+  'payouts.notice.retried': 'The payout was checked again.',
+  'payouts.notice.reversed': 'The voucher is reversed by a reversing voucher.',
+  'payouts.notice.skipped': 'The payout is skipped and not booked automatically.',
+
+  'reverse.title': 'Reverse payout {reference} (voucher {voucher})',
+  'reverse.intro':
+    'Vouchers in Spiris cannot be deleted. A reversing voucher with the same rows on the other side is booked, and the payout is then booked again under the current mapping.',
+  'reverse.caption': 'Rows of the reversing voucher',
+  'reverse.date': 'Date of the reversal',
+  'reverse.dateHint': 'YYYY-MM-DD. Today when left as is; the period must be open.',
+  'reverse.rebook': 'Book the payout again at once',
+  'reverse.confirm': 'I understand that a reversing voucher is booked in Spiris',
+  'reverse.submit': 'Book the reversing voucher',
+  'reverse.cancel': 'Cancel',
+  'reverse.needConfirm': 'Confirm that a reversing voucher is to be booked.',
+  'reverse.badDate': 'Give the date as YYYY-MM-DD.',
+
+  'runs.col.result': 'Result',
+  'runs.summary': '{booked} booked, {attention} need attention, {failed} to retry',
 };
 
 const DICTIONARIES: Record<Lang, Record<MessageKey, string>> = { sv, en };
@@ -429,7 +941,18 @@ export function isLang(value: unknown): value is Lang {
 /** Labels for values that come from the store (states, modes); unknown values show as they are. */
 export function labelFor(
   t: Translate,
-  prefix: 'state' | 'mode' | 'run' | 'health' | 'tab',
+  prefix:
+    | 'state'
+    | 'mode'
+    | 'run'
+    | 'health'
+    | 'tab'
+    | 'check'
+    | 'env'
+    | 'verdict'
+    | 'gate'
+    | 'auth'
+    | 'connstatus',
   value: string,
 ): string {
   const key = `${prefix}.${value}` as MessageKey;

@@ -15,7 +15,7 @@ import { ApiError } from '../errors.ts';
 import { type HealthState, integrationHealth } from '../health.ts';
 import { html, path, type SafeHtml } from './html.ts';
 import { csrfInput, sendPage } from './layout.ts';
-import { emptyState, field, healthBadge, modeBadge, runBadge, time } from './views.ts';
+import { emptyState, envBadge, field, healthBadge, modeBadge, notice, runBadge, time } from './views.ts';
 
 export const INTEGRATION_NAME_MAX = 100;
 
@@ -59,7 +59,12 @@ export async function registerIntegrationRoutes(server: FastifyInstance, ctx: Ad
     const hintCell = (id: string | null): SafeHtml => {
       const c = id ? hints.get(id) : undefined;
       if (!c) return html`<span class="muted">${t('integrations.notConnected')}</span>`;
-      return html`<code>${c.secretHint ?? '—'}</code>${c.externalName ? html`<div class="sub">${c.externalName}</div>` : ''}`;
+      // A Spiris credential is a token document whose masked tail means nothing; its company does.
+      const what =
+        c.kind === 'spiris'
+          ? html`${c.externalName ?? html`<span class="muted">—</span>`}`
+          : html`<code>${c.secretHint ?? '—'}</code>`;
+      return html`${what}<div class="sub">${envBadge(request, c.environment)}</div>`;
     };
     const table =
       rows.length === 0
@@ -142,39 +147,7 @@ export async function registerIntegrationRoutes(server: FastifyInstance, ctx: Ad
   const detail = async (
     request: FastifyRequest<{ Params: { id: string; section?: string } }>,
     reply: FastifyReply,
-  ) => {
-    const t = request.t;
-    const integration = await getIntegration(db, request.params.id);
-    if (!integration) throw new ApiError(404, 'not_found', 'No such integration.');
-    const sectionId = request.params.section ?? 'overview';
-    const section = ctx.sections.find((s) => s.id === sectionId);
-    if (!section) throw new ApiError(404, 'not_found', 'No such section.');
-    const activity = (await listIntegrationActivity(db, { integrationId: integration.id })).get(
-      integration.id,
-    );
-    const health = integrationHealth(integration, activity);
-    const base = path('/integrations', integration.id);
-    const basePath = sectionId === 'overview' ? base : `${base}/${encodeURIComponent(sectionId)}`;
-    const content = await section.render({ request, admin: ctx, integration, activity, health, basePath });
-    const label = section.label(t, request.lang);
-    return sendPage(request, reply, {
-      title: `${integration.name} – ${label}`,
-      nav: 'integrations',
-      breadcrumbs: [{ label: t('nav.integrations'), href: '/' }, { label: integration.name }],
-      body: html`<div class="page-head">
-          <h1>${integration.name} ${modeBadge(request, integration.mode)} ${healthBadge(request, health.state)}</h1>
-        </div>
-        <nav class="tabs" aria-label="${t('detail.tabs')}">
-          <ul>${ctx.sections.map(
-            (s) =>
-              html`<li><a href="${s.id === 'overview' ? base : `${base}/${encodeURIComponent(s.id)}`}" ${
-                s.id === sectionId ? html`aria-current="page"` : ''
-              }>${s.label(t, request.lang)}</a></li>`,
-          )}</ul>
-        </nav>
-        <section class="tab-panel" aria-label="${label}">${content}</section>`,
-    });
-  };
+  ) => renderIntegrationPage(ctx, request, reply, { sectionId: request.params.section ?? 'overview' });
 
   server.get('/integrations/:id', detail);
   server.get('/integrations/:id/:section', detail);
@@ -199,4 +172,63 @@ export async function registerIntegrationRoutes(server: FastifyInstance, ctx: Ad
     }
     return reply.redirect(`${path('/integrations', integration.id)}?notice=renamed`, 303);
   });
+}
+
+/**
+ * The integration page with one section open. Actions that answer with a page rather
+ * than a redirect (a refused go-live, a form with errors, a preview) pass what they
+ * have to show as `state`, which the section reads.
+ */
+export async function renderIntegrationPage(
+  ctx: AdminContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  opts: { sectionId: string; state?: unknown; status?: number; integrationId?: string },
+) {
+  const db = ctx.app.store.db;
+  const t = request.t;
+  const id = opts.integrationId ?? (request.params as { id: string }).id;
+  const integration = await getIntegration(db, id);
+  if (!integration) throw new ApiError(404, 'not_found', 'No such integration.');
+  const sectionId = opts.sectionId;
+  const section = ctx.sections.find((s) => s.id === sectionId);
+  if (!section) throw new ApiError(404, 'not_found', 'No such section.');
+  const activity = (await listIntegrationActivity(db, { integrationId: integration.id })).get(integration.id);
+  const health = integrationHealth(integration, activity);
+  const base = path('/integrations', integration.id);
+  const basePath = sectionId === 'overview' ? base : `${base}/${encodeURIComponent(sectionId)}`;
+  const content = await section.render({
+    request,
+    admin: ctx,
+    integration,
+    activity,
+    health,
+    basePath,
+    state: opts.state,
+  });
+  const label = section.label(t, request.lang);
+  return sendPage(request, reply, {
+    title: `${integration.name} – ${label}`,
+    nav: 'integrations',
+    status: opts.status,
+    scripts: section.scripts,
+    breadcrumbs: [{ label: t('nav.integrations'), href: '/' }, { label: integration.name }],
+    body: html`<div class="page-head">
+        <h1>${integration.name} ${modeBadge(request, integration.mode)} ${healthBadge(request, health.state)}</h1>
+      </div>
+      ${demoBanner(ctx, request)}
+      <nav class="tabs" aria-label="${t('detail.tabs')}">
+        <ul>${ctx.sections.map(
+          (s) =>
+            html`<li><a href="${s.id === 'overview' ? base : `${base}/${encodeURIComponent(s.id)}`}" ${
+              s.id === sectionId ? html`aria-current="page"` : ''
+            }>${s.label(t, request.lang)}</a></li>`,
+        )}</ul>
+      </nav>
+      <section class="tab-panel" aria-label="${label}">${content}</section>`,
+  });
+}
+
+function demoBanner(ctx: AdminContext, request: FastifyRequest): SafeHtml | '' {
+  return ctx.demo() ? notice('info', request.t('demo.banner')) : '';
 }

@@ -13,6 +13,8 @@ export interface PageOptions {
   breadcrumbs?: { label: string; href?: string }[];
   /** Pages for signed-out visitors (login, setup) show no menu. */
   bare?: boolean;
+  /** Script assets besides app.js, by file name. */
+  scripts?: readonly string[] | undefined;
 }
 
 let assets: AssetMap | undefined;
@@ -91,6 +93,7 @@ export function renderPage(request: FastifyRequest, opts: PageOptions): string {
 <link rel="icon" href="${icon}" type="image/svg+xml">
 <link rel="stylesheet" href="${css}">
 <script src="${js}" defer></script>
+${(opts.scripts ?? []).map((name) => html`<script src="${assets?.get(name)?.url ?? `/assets/${name}`}" defer></script>`)}
 </head>
 <body class="${opts.bare ? 'bare' : ''}">
 <a class="skip-link" href="#main">${t('nav.skip')}</a>

@@ -1,32 +1,34 @@
 import type { FastifyRequest } from 'fastify';
 import type { IntegrationActivity } from '../../store/admin.repository.ts';
-import { listPayoutsForIntegration } from '../../store/admin.repository.ts';
-import { type ConnectionRecord, getConnection } from '../../store/connections.repository.ts';
 import { listEvents } from '../../store/events.repository.ts';
 import type { Integration } from '../../store/integrations.repository.ts';
-import { listSyncRuns } from '../../store/sync-runs.repository.ts';
 import type { AdminContext } from '../context.ts';
 import type { IntegrationHealth } from '../health.ts';
-import { formatMoney } from './format.ts';
 import { html, path, type SafeHtml } from './html.ts';
-import { type Lang, labelFor, type MessageKey, type Translate } from './i18n.ts';
+import type { Lang, Translate } from './i18n.ts';
 import { csrfInput } from './layout.ts';
+import { syncPanel } from './pages/common.ts';
+import { connectionCards, connectionsSection } from './pages/connections.page.ts';
+import { goLiveSection } from './pages/golive.page.ts';
+import { mappingSection } from './pages/mapping.page.ts';
+import { payoutsSection, runsSection } from './pages/payouts.page.ts';
+import { previewSection } from './pages/preview.page.ts';
+import { setupSection } from './pages/setup.page.ts';
 import {
   emptyState,
   field,
   healthBadge,
   modeBadge,
+  notice,
   noticeFromQuery,
-  pageNumber,
-  pager,
   payoutStateBadge,
   runBadge,
   time,
 } from './views.ts';
 
 // The integration page is a row of sections (tabs), each its own URL:
-// /integrations/:id/<section>. Later work replaces a placeholder by passing a section
-// with the same id to buildServer({ sections }); a new id adds a tab at the end.
+// /integrations/:id/<section>. A section passed to buildServer({ sections }) with the id
+// of a built-in one replaces it; a new id adds a tab at the end.
 
 export interface SectionContext {
   readonly request: FastifyRequest;
@@ -36,68 +38,17 @@ export interface SectionContext {
   readonly health: IntegrationHealth;
   /** The section's own URL, for links and form actions. */
   readonly basePath: string;
+  /** What an action that answered with this page has to show (form errors, a result). */
+  readonly state?: unknown;
 }
 
 export interface IntegrationSection {
   /** URL segment; 'overview' is the integration's landing page. */
   readonly id: string;
   readonly label: (t: Translate, lang: Lang) => string;
+  /** Extra script assets the section needs (besides app.js), e.g. 'klarna-key.js'. */
+  readonly scripts?: readonly string[];
   render(sc: SectionContext): Promise<SafeHtml> | SafeHtml;
-}
-
-const PAGE_SIZE = 50;
-
-function connectionCard(
-  sc: SectionContext,
-  kind: 'klarna' | 'spiris',
-  c: ConnectionRecord | undefined,
-): SafeHtml {
-  const t = sc.request.t;
-  const title = t(`connection.kind.${kind}`);
-  if (!c) {
-    return html`<article class="card connection" aria-label="${title}">
-      <h3>${title}</h3>
-      <p class="muted">${t('connection.none')}</p>
-    </article>`;
-  }
-  return html`<article class="card connection" aria-label="${title}">
-    <h3>${title}</h3>
-    <dl class="facts">
-      <div><dt>${t('connection.environment')}</dt><dd>${c.environment}</dd></div>
-      <div><dt>${t('connection.key')}</dt><dd><code>${c.secretHint ?? '—'}</code></dd></div>
-      ${c.externalName ? html`<div><dt>${t('connection.company')}</dt><dd>${c.externalName}</dd></div>` : ''}
-      <div><dt>${t('connection.status')}</dt><dd>${c.status}${c.statusReason ? html` – ${c.statusReason}` : ''}</dd></div>
-      <div><dt>${t('connection.updated')}</dt><dd>${time(sc.request, c.updatedAt)}</dd></div>
-    </dl>
-  </article>`;
-}
-
-async function connections(sc: SectionContext): Promise<SafeHtml> {
-  const db = sc.admin.app.store.db;
-  const [klarna, spiris] = await Promise.all([
-    sc.integration.klarnaConnectionId ? getConnection(db, sc.integration.klarnaConnectionId) : undefined,
-    sc.integration.spirisConnectionId ? getConnection(db, sc.integration.spirisConnectionId) : undefined,
-  ]);
-  return html`<div class="grid-2">${connectionCard(sc, 'klarna', klarna)}${connectionCard(sc, 'spiris', spiris)}</div>`;
-}
-
-function placeholder(
-  id: string,
-  key: MessageKey,
-  extra?: (sc: SectionContext) => Promise<SafeHtml>,
-): IntegrationSection {
-  return {
-    id,
-    label: (t) => labelFor(t, 'tab', id),
-    async render(sc) {
-      const t = sc.request.t;
-      return html`<section class="card placeholder" aria-labelledby="ph-${id}">
-          <h2 id="ph-${id}">${labelFor(t, 'tab', id)} <span class="badge badge-neutral">${t('placeholder.soon')}</span></h2>
-          <p>${t(key)}</p>
-        </section>
-        ${extra ? await extra(sc) : ''}`;
-    },
-  };
 }
 
 const overview: IntegrationSection = {
@@ -126,9 +77,14 @@ const overview: IntegrationSection = {
           <div><dt>${t('integrations.col.attention')}</dt><dd>${health.needsAttention}</dd></div>
         </dl>
       </section>
+      ${
+        health.state === 'setup'
+          ? notice('info', t('overview.finishSetup'))
+          : await syncPanel(sc.admin, request, integration)
+      }
       <section aria-labelledby="conn-title">
         <h2 id="conn-title">${t('overview.connections')}</h2>
-        ${await connections(sc)}
+        ${await connectionCards(sc)}
       </section>
       <section class="card" aria-labelledby="payout-summary-title">
         <h2 id="payout-summary-title">${t('overview.payoutSummary')}</h2>
@@ -148,76 +104,6 @@ const overview: IntegrationSection = {
           <button type="submit" class="btn">${t('overview.rename.submit')}</button>
         </form>
       </section>`;
-  },
-};
-
-const payouts: IntegrationSection = {
-  id: 'payouts',
-  label: (t) => t('tab.payouts'),
-  async render(sc) {
-    const { request } = sc;
-    const t = request.t;
-    const page = pageNumber(request);
-    const { items, total } = await listPayoutsForIntegration(sc.admin.app.store.db, sc.integration.id, {
-      limit: PAGE_SIZE,
-      offset: (page - 1) * PAGE_SIZE,
-    });
-    if (total === 0) return emptyState(t('payouts.empty'));
-    return html`<div class="table-wrap"><table>
-      <caption>${t('payouts.caption')}</caption>
-      <thead><tr>
-        <th scope="col">${t('payouts.col.date')}</th>
-        <th scope="col">${t('payouts.col.reference')}</th>
-        <th scope="col" class="num">${t('payouts.col.amount')}</th>
-        <th scope="col" class="num">${t('payouts.col.transactions')}</th>
-        <th scope="col">${t('payouts.col.state')}</th>
-        <th scope="col">${t('payouts.col.voucher')}</th>
-      </tr></thead>
-      <tbody>${items.map(
-        (p) => html`<tr>
-          <td>${p.payoutDate.slice(0, 10)}</td>
-          <td><code>${p.paymentReference}</code></td>
-          <td class="num">${formatMoney(p.settlementAmountMinor, p.currencyCode)}</td>
-          <td class="num">${p.transactionCount ?? '—'}</td>
-          <td>${payoutStateBadge(request, p.state)}${p.stateReason ? html`<div class="reason">${p.stateReason}</div>` : ''}</td>
-          <td>${p.voucherNumber ?? '—'}</td>
-        </tr>`,
-      )}</tbody>
-    </table></div>
-    ${pager(request, sc.basePath, page, PAGE_SIZE, total)}`;
-  },
-};
-
-const runs: IntegrationSection = {
-  id: 'runs',
-  label: (t) => t('tab.runs'),
-  async render(sc) {
-    const { request } = sc;
-    const t = request.t;
-    const items = await listSyncRuns(sc.admin.app.store.db, {
-      integrationId: sc.integration.id,
-      limit: PAGE_SIZE,
-    });
-    if (items.length === 0) return emptyState(t('runs.empty'));
-    return html`<div class="table-wrap"><table>
-      <caption>${t('runs.caption')}</caption>
-      <thead><tr>
-        <th scope="col">${t('runs.col.started')}</th>
-        <th scope="col">${t('runs.col.finished')}</th>
-        <th scope="col">${t('runs.col.kind')}</th>
-        <th scope="col">${t('runs.col.status')}</th>
-        <th scope="col">${t('runs.col.error')}</th>
-      </tr></thead>
-      <tbody>${items.map(
-        (r) => html`<tr>
-          <td>${time(request, r.startedAt)}</td>
-          <td>${time(request, r.finishedAt)}</td>
-          <td>${r.kind}</td>
-          <td>${runBadge(request, r.status)}</td>
-          <td>${r.error ?? ''}</td>
-        </tr>`,
-      )}</tbody>
-    </table></div>`;
   },
 };
 
@@ -252,13 +138,13 @@ const events: IntegrationSection = {
 export function defaultSections(): IntegrationSection[] {
   return [
     overview,
-    placeholder('setup', 'placeholder.setup'),
-    placeholder('connections', 'placeholder.connections', connections),
-    placeholder('mapping', 'placeholder.mapping'),
-    placeholder('preview', 'placeholder.preview'),
-    placeholder('go-live', 'placeholder.go-live'),
-    payouts,
-    runs,
+    setupSection,
+    connectionsSection,
+    mappingSection,
+    previewSection,
+    goLiveSection,
+    payoutsSection,
+    runsSection,
     events,
   ];
 }
