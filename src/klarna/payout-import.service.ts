@@ -7,10 +7,11 @@ import {
   transactionSums,
   type UpsertStatus,
   upsertPayout,
+  withImportDurability,
 } from '../store/payouts.repository.ts';
 import type { KlarnaClient } from './klarna.client.ts';
 import { KlarnaBadRequestError, KlarnaNotFoundError, KlarnaResponseError } from './klarna.errors.ts';
-import type { PayoutRecord } from './klarna.types.ts';
+import type { PayoutRecord, TransactionPage } from './klarna.types.ts';
 import { createTransactionSums, type Reconciliation, reconcile, type TransactionSums } from './reconcile.ts';
 
 export type ImportProgress =
@@ -105,19 +106,21 @@ async function importRecords(
     failed: 0,
     payouts: [],
   };
-  const unknown = new Set<string>();
   // The list may repeat a payout when pages shift; the natural key makes that harmless,
   // and this keeps a repeated reference from being counted or loaded twice.
   const seen = new Set<string>();
+  const toLoad: Array<{ payout: StoredPayout; entry: ImportedPayout }> = [];
 
   for (const record of records) {
     const key = `${record.payout.merchant_id}\u0000${record.payout.payment_reference}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const { payout, status } = await upsertPayout(
-      db,
-      { integrationId: input.integrationId, payout: record.payout, raw: record.raw },
-      input.now,
+    const { payout, status } = await withImportDurability(db, (conn) =>
+      upsertPayout(
+        conn,
+        { integrationId: input.integrationId, payout: record.payout, raw: record.raw },
+        input.now,
+      ),
     );
     result.payoutsSeen += 1;
     if (status === 'new') result.payoutsNew += 1;
@@ -136,10 +139,22 @@ async function importRecords(
       unknownTypes: payout.unknownTypes,
     };
     result.payouts.push(entry);
+    if (!payout.transactionsComplete) toLoad.push({ payout, entry });
+  }
 
-    if (!payout.transactionsComplete) {
+  // Each payout's first page is asked for while the payout before it is being stored,
+  // so Klarna prepares it meanwhile instead of the sync waiting a round trip per payout.
+  let upcoming = toLoad[0] && openPages(input, toLoad[0].payout);
+  try {
+    for (let i = 0; i < toLoad.length; i++) {
+      const { payout, entry } = toLoad[i]!;
+      const pages = upcoming!;
+      upcoming = toLoad[i + 1] && openPages(input, toLoad[i + 1]!.payout);
       try {
-        const loaded = await loadTransactions(input, payout);
+        const loaded = await loadTransactions(input, payout, entry.status, pages).finally(() => {
+          // Leaving early (a bad page) must not leave a request sent ahead dangling open.
+          pages.close();
+        });
         result.payoutsFetched += 1;
         result.transactionsStored += loaded.stored;
         entry.transactionsStored = loaded.stored;
@@ -163,9 +178,15 @@ async function importRecords(
         entry.reconciled = null;
         result.failed += 1;
         input.onProgress?.({ kind: 'failed', paymentReference: payout.paymentReference, error: err.message });
-        continue;
       }
     }
+  } finally {
+    upcoming?.close();
+  }
+
+  const unknown = new Set<string>();
+  for (const entry of result.payouts) {
+    if (entry.error !== undefined) continue;
     if (entry.reconciled === true) result.reconciled += 1;
     else if (entry.reconciled === false) result.notReconciled += 1;
     for (const t of entry.unknownTypes) unknown.add(t);
@@ -174,62 +195,77 @@ async function importRecords(
   return result;
 }
 
+/** A payout's pages with the first one already asked for; close() drops what is in flight. */
+interface OpenPages {
+  next(): Promise<IteratorResult<TransactionPage>>;
+  close(): void;
+}
+
+function openPages(input: Omit<ImportPayoutsInput, 'since' | 'until'>, payout: StoredPayout): OpenPages {
+  const cancel = new AbortController();
+  const signal = input.signal ? AbortSignal.any([input.signal, cancel.signal]) : cancel.signal;
+  const pages = input.client
+    .transactionPages({ paymentReference: payout.paymentReference }, { signal })
+    [Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<TransactionPage>> | undefined = pages.next();
+  // A failure is reported when the page is used; one never used must not go unhandled.
+  pending.catch(() => undefined);
+  return {
+    next() {
+      const step = pending ?? pages.next();
+      pending = undefined;
+      step.catch(() => undefined);
+      return step;
+    },
+    close() {
+      cancel.abort();
+      void pages.return(undefined).catch(() => undefined);
+    },
+  };
+}
+
 async function loadTransactions(
   input: Omit<ImportPayoutsInput, 'since' | 'until'>,
   payout: StoredPayout,
+  status: UpsertStatus,
+  pages: OpenPages,
 ): Promise<{ stored: number; reconciliation: Reconciliation }> {
   const { db } = input.store;
-  await beginTransactionRefresh(db, payout.id);
+  // A payout first stored in this run cannot have lines or marks to clear yet.
+  if (status !== 'new') await beginTransactionRefresh(db, payout.id);
   const sums = createTransactionSums();
   let stored = 0;
   let reportedTotal: number | undefined;
-  const pages = input.client
-    .transactionPages(
-      { paymentReference: payout.paymentReference },
-      input.signal ? { signal: input.signal } : {},
-    )
-    [Symbol.asyncIterator]();
   let upcoming = pages.next();
-  let finished = false;
-  try {
-    for (;;) {
-      const step = await upcoming;
-      if (step.done) {
-        finished = true;
-        break;
+  for (;;) {
+    const step = await upcoming;
+    if (step.done) break;
+    const page = step.value;
+    // Ask for the next page before storing this one, so Klarna (or the network) works on
+    // it meanwhile; a failure there surfaces when it is awaited, never unhandled.
+    upcoming = pages.next();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (page.index === 0) reportedTotal = page.total;
+    for (const r of page.records) {
+      if (r.transaction.payment_reference && r.transaction.payment_reference !== payout.paymentReference) {
+        throw new KlarnaResponseError(
+          `Klarna listed a line of payout ${r.transaction.payment_reference} among the lines of ${payout.paymentReference}.`,
+        );
       }
-      const page = step.value;
-      // Ask for the next page before storing this one, so Klarna (or the network) works on
-      // it meanwhile; a failure there surfaces when it is awaited, never unhandled.
-      upcoming = pages.next();
-      upcoming.catch(() => undefined);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (page.index === 0) reportedTotal = page.total;
-      for (const r of page.records) {
-        if (r.transaction.payment_reference && r.transaction.payment_reference !== payout.paymentReference) {
-          throw new KlarnaResponseError(
-            `Klarna listed a line of payout ${r.transaction.payment_reference} among the lines of ${payout.paymentReference}.`,
-          );
-        }
-        sums.add(r.transaction);
-      }
-      stored += await insertTransactionPage(db, {
-        payoutId: payout.id,
-        paymentReference: payout.paymentReference,
-        firstSeq: stored,
-        records: page.records,
-      });
-      input.onProgress?.({
-        kind: 'transactions-page',
-        paymentReference: payout.paymentReference,
-        stored,
-        total: page.total,
-      });
+      sums.add(r.transaction);
     }
-    finished = true;
-  } finally {
-    // Leaving early (a bad page) must not leave the next page's request dangling open.
-    if (!finished) void pages.return(undefined).catch(() => undefined);
+    stored += await insertTransactionPage(db, {
+      payoutId: payout.id,
+      paymentReference: payout.paymentReference,
+      firstSeq: stored,
+      records: page.records,
+    });
+    input.onProgress?.({
+      kind: 'transactions-page',
+      paymentReference: payout.paymentReference,
+      stored,
+      total: page.total,
+    });
   }
   if (reportedTotal !== undefined && stored !== reportedTotal) {
     throw new KlarnaResponseError(
@@ -237,18 +273,20 @@ async function loadTransactions(
     );
   }
   const streamed = sums.result();
-  // The database's own GROUP BY must agree with what was streamed in: this proves the
-  // stored lines, which bookkeeping will use, are the ones that were reconciled.
-  const fromDb = await transactionSums(db, payout.id);
-  if (!sameSums(streamed, fromDb)) {
-    throw new Error(`stored lines of payout ${payout.paymentReference} differ from the lines received`);
-  }
   const reconciliation = reconcile({
     totals: payout.totals,
     sums: streamed,
     currencyCode: payout.currencyCode,
   });
-  await completeTransactions(db, payout.id, { count: stored, reconciliation });
+  await withImportDurability(db, async (conn) => {
+    // The database's own GROUP BY must agree with what was streamed in: this proves the
+    // stored lines, which bookkeeping will use, are the ones that were reconciled.
+    const fromDb = await transactionSums(conn, payout.id);
+    if (!sameSums(streamed, fromDb)) {
+      throw new Error(`stored lines of payout ${payout.paymentReference} differ from the lines received`);
+    }
+    await completeTransactions(conn, payout.id, { count: stored, reconciliation });
+  });
   input.onProgress?.({
     kind: 'reconciled',
     paymentReference: payout.paymentReference,

@@ -86,6 +86,10 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SqliteDatabase(path);
     sqlite.pragma('journal_mode = WAL');
+    // Every commit reaches the disk before it returns: a voucher intent lost to a power
+    // failure after its POST could book the voucher twice. (SQLite's default, stated
+    // because the import lowers it for its own writes only; see withImportDurability.)
+    sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });

@@ -3,6 +3,7 @@ import { openTestStore, type TestStore } from '../../test/support/test-store.ts'
 import type { KlarnaPayout, TransactionRecord } from '../klarna/klarna.types.ts';
 import { parseTransaction } from '../klarna/parse.ts';
 import { createTransactionSums, reconcile } from '../klarna/reconcile.ts';
+import { nativeSqlite } from './db.ts';
 import { createIntegration } from './integrations.repository.ts';
 import {
   beginTransactionRefresh,
@@ -14,6 +15,7 @@ import {
   listPayouts,
   listTransactions,
   recordReconciliation,
+  transactionLine,
   transactionSums,
   upsertPayout,
 } from './payouts.repository.ts';
@@ -223,6 +225,22 @@ describe(`payouts repository on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     expect(await countTransactions(store.db, stored.id)).toBe(2);
   });
 
+  it('on SQLite, lowers durability for the commit of a page only', async () => {
+    const sqlite = nativeSqlite(store.db);
+    if (!sqlite) return;
+    const level = () => sqlite.pragma('synchronous', { simple: true });
+    expect(level()).toBe(2); // FULL: what voucher intents and booking records rely on
+    const { payout: stored } = await upsertPayout(store.db, {
+      integrationId,
+      ...payout('REPO6', '2026-01-10'),
+    });
+    const page = { payoutId: stored.id, paymentReference: 'REPO6', firstSeq: 0, records: lines('REPO6', 3) };
+    await insertTransactionPage(store.db, page);
+    expect(level()).toBe(2);
+    await expect(insertTransactionPage(store.db, page)).rejects.toThrow();
+    expect(level()).toBe(2);
+  });
+
   it('records a re-reconciliation and lists by day range', async () => {
     const stored = await findPayoutByReference(store.db, integrationId, 'REPO2');
     const sums = await transactionSums(store.db, stored!.id);
@@ -238,4 +256,71 @@ describe(`payouts repository on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     ).toEqual(['REPO3']);
     expect(await findPayoutByReference(store.db, integrationId, 'NOPE')).toBeUndefined();
   });
+
+  it('stores only what the columns do not hold, and rebuilds every line exactly', async () => {
+    const { payout: stored } = await upsertPayout(store.db, {
+      integrationId,
+      ...payout('REPO5', '2026-01-09'),
+    });
+    // Read from JSON text, as Klarna's answers are, so a field named __proto__ is a field.
+    const sent = JSON.parse(String.raw`[
+      {"amount": 1000, "type": "SALE", "currency_code": "SEK", "payment_reference": "REPO5"},
+      {"amount": 2000, "type": "SALE", "detailed_type": "PURCHASE", "order_id": "o-1", "capture_id": "c-1",
+       "refund_id": "r-1", "short_order_id": "S1", "merchant_reference1": "m1", "merchant_reference2": "m2",
+       "purchase_country": "SE", "vat_rate": 0, "vat_amount": 0, "sale_date": "2026-01-01T00:00:00Z",
+       "capture_date": "2026-01-02T00:00:00Z", "payment_reference": "REPO5", "currency_code": "SEK"},
+      {"type": "FEE", "amount": -5000000000, "currency_code": "SEK", "payment_reference": "REPO5",
+       "payout": "https://api.playground.klarna.com/settlements/v1/payouts/REPO5", "shipping_country": "NO",
+       "tax_in_currency_of_registration_country": 12, "consumer": {"vat": [2500, null], "ok": true},
+       "note": "räksmörgås \u2603 \"quoted\"", "unknown_null": null, "__proto__": {"polluted": true}},
+      {"amount": 3, "type": "FEE", "currency_code": "SEK", "payment_reference": "REPO5", "detailed_type": null,
+       "vat_amount": null, "order_id": null, "purchase_country": null},
+      {"amount": 4, "type": "SALE", "currency_code": "SEK"},
+      {"amount": 5, "type": "SALE", "currency_code": "SEK", "payment_reference": null},
+      {"amount": 6, "type": "SALE", "currency_code": "SEK", "payment_reference": ""}
+    ]`) as Record<string, unknown>[];
+    await insertTransactionPage(store.db, {
+      payoutId: stored.id,
+      paymentReference: 'REPO5',
+      firstSeq: 0,
+      // Twice over, so lines go through both the ten-row and the one-row insert.
+      records: [...sent, ...sent].map((raw, i) => parseTransaction(raw, `transactions[${i}]`)),
+    });
+
+    const rows = await store.db
+      .selectFrom('klarna_transactions')
+      .selectAll()
+      .where('payout_id', '=', stored.id)
+      .orderBy('seq')
+      .execute();
+    // A line the columns hold completely costs no extra bytes.
+    expect(rows.map((r) => r.extra_json).slice(0, 2)).toEqual(['{}', '{}']);
+    expect(JSON.parse(rows[2]!.extra_json)).not.toHaveProperty('amount');
+    expect(rows.map((r) => r.payment_reference)).toEqual(Array(14).fill('REPO5'));
+
+    const read = await listTransactions(store.db, stored.id);
+    expect(read).toHaveLength(2 * sent.length);
+    read.forEach((t, i) => {
+      const original = sent[i % sent.length];
+      expect(t.raw, `line ${i}`).toEqual(original);
+      expect(sortedJson(t.raw), `line ${i}`).toBe(sortedJson(original));
+      expect(sortedJson(transactionLine(rows[i]!))).toBe(sortedJson(original));
+    });
+    expect(Object.getPrototypeOf(read[2]!.raw)).toBe(Object.prototype);
+    expect(read[4]!.raw).not.toHaveProperty('payment_reference');
+    expect(read[4]!.paymentReference).toBe('REPO5');
+  });
 });
+
+/** JSON with keys sorted at every level: equal text means equal lines, whatever the field order. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -5,7 +5,6 @@ import type { Kysely } from 'kysely';
 // a merchant passes a few hundred thousand lines (random keys outgrow SQLite's page
 // cache), which dominated a sync. A feature that looks lines up by order should create
 // the index it needs, preferably after a bulk load.
-// biome-ignore lint/suspicious/noExplicitAny: a migration runs against the schema of its day, not today's types
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('klarna_transactions_by_order').ifExists().execute();
 }
