@@ -6,6 +6,7 @@ import { registerSetupCommands } from './setup.command.ts';
 import { registerSimulateCommands } from './simulate.command.ts';
 import { registerSpirisCommands } from './spiris.command.ts';
 import { registerSyncCommands } from './sync.command.ts';
+import { registerWorkerCommands } from './worker.command.ts';
 
 export const COMMAND_GROUPS: RegisterCommands[] = [
   registerKlarnaCommands,
@@ -15,4 +16,5 @@ export const COMMAND_GROUPS: RegisterCommands[] = [
   registerServeCommands,
   registerSetupCommands,
   registerSyncCommands,
+  registerWorkerCommands,
 ];

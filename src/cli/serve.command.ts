@@ -1,9 +1,17 @@
 import { InvalidArgumentError } from 'commander';
+import type { DemoHints } from '../admin/server.ts';
 import { type App, createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
+import { queueServeHook } from '../jobs/runner.ts';
+import { loadWorkerConfig, type WorkerConfig } from '../jobs/worker-config.ts';
 import { demoEnvironment, demoIntro, demoServeHook } from '../service/demo.ts';
 import { createNotifier, loadNotificationConfig, type NotificationConfig } from '../service/notifications.ts';
-import { loadSchedulerConfig, type SchedulerConfig, schedulerServeHook } from '../service/scheduler.ts';
+import {
+  type JobRunner,
+  loadSchedulerConfig,
+  type SchedulerConfig,
+  schedulerServeHook,
+} from '../service/scheduler.ts';
 import { type ServeHook, startService, waitForShutdownSignal } from '../service/serve.ts';
 import { loadServiceConfig } from '../service/service-config.ts';
 import { lazySyncFunction } from '../service/sync-runner.ts';
@@ -18,6 +26,14 @@ interface ServeFlags {
   syncInterval?: number;
   /** false with --no-sync. */
   sync: boolean;
+  /** external: `klarna-spiris worker` processes run the syncs from the PostgreSQL queue. */
+  workers?: 'in-process' | 'external';
+}
+
+function parseWorkers(value: string): 'in-process' | 'external' {
+  if (value !== 'in-process' && value !== 'external')
+    throw new InvalidArgumentError('in-process or external');
+  return value;
 }
 
 function parsePort(value: string): number {
@@ -39,15 +55,27 @@ type DemoHook = ReturnType<typeof demoServeHook>;
 /**
  * Work `serve` does around the server, chosen by flags, in start order (stopped in
  * reverse): the demo simulators first, so the scheduler finds the demo integration on
- * its first look and stops before the simulators go away.
+ * its first look and stops before the simulators go away. The scheduler is handed to
+ * the admin too, whose "sync now" goes through it.
  */
-function serveHooks(
-  flags: ServeFlags,
-  parts: { demo?: DemoHook; scheduler: SchedulerConfig; notifications: NotificationConfig },
-): ServeHook[] {
+export function serveHooks(
+  flags: Pick<ServeFlags, 'sync' | 'workers'>,
+  parts: {
+    demo?: DemoHook;
+    scheduler: SchedulerConfig;
+    notifications: NotificationConfig;
+    queue?: WorkerConfig;
+  },
+): { hooks: ServeHook[]; runner: () => JobRunner | undefined } {
   const hooks: ServeHook[] = [];
+  let runner: () => JobRunner | undefined = () => undefined;
   if (parts.demo) hooks.push(parts.demo.hook);
-  if (flags.sync) {
+  if (flags.sync && flags.workers === 'external') {
+    // The workers run the syncs; this process only enqueues "sync now" and reports.
+    const queue = queueServeHook({ config: parts.queue ?? loadWorkerConfig({}) });
+    hooks.push(queue.hook);
+    runner = queue.current;
+  } else if (flags.sync) {
     const notifications = parts.notifications;
     const scheduler = schedulerServeHook({
       config: parts.scheduler,
@@ -64,8 +92,23 @@ function serveHooks(
       ...(parts.demo ? { firstRunDelayMs: 1_000, firstRunSpreadMs: 0 } : {}),
     });
     hooks.push(scheduler.hook);
+    runner = scheduler.current;
   }
-  return hooks;
+  return { hooks, runner };
+}
+
+/** What the admin may know of a running demo: where the simulators listen, never a key. */
+export function demoHints(demo: DemoHook | undefined): () => DemoHints | undefined {
+  return () => {
+    const running = demo?.current();
+    if (!running) return undefined;
+    return {
+      klarnaBaseUrl: running.klarna.url,
+      spirisIdentityBaseUrl: running.spiris.identityBaseUrl,
+      spirisApiBaseUrl: running.spiris.apiBaseUrl,
+      spirisClientId: running.spiris.clientId,
+    };
+  };
 }
 
 async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
@@ -74,6 +117,8 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
   // Every setting is checked before anything starts, so a typo fails fast and whole.
   const config = loadServiceConfig(env, { port: flags.port, host: flags.host });
   const scheduler = loadSchedulerConfig(env, { intervalMinutes: flags.syncInterval });
+  const queue =
+    flags.workers === 'external' ? loadWorkerConfig(env, { intervalMinutes: flags.syncInterval }) : undefined;
   const notifications = loadNotificationConfig(env);
   // The demo keeps its own store (see demoEnvironment); everything else shares the CLI's.
   let app: App;
@@ -84,8 +129,16 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
   }
   try {
     const demo = flags.demo ? demoServeHook() : undefined;
+    const { hooks, runner } = serveHooks(flags, {
+      ...(demo ? { demo } : {}),
+      scheduler,
+      notifications,
+      ...(queue ? { queue } : {}),
+    });
     const service = await startService(app, config, {
-      hooks: serveHooks(flags, { ...(demo ? { demo } : {}), scheduler, notifications }),
+      hooks,
+      runner,
+      ...(demo ? { demo: demoHints(demo) } : {}),
     });
     ctx.stdout.write(`klarna-spiris is running at ${service.url} (Ctrl+C to stop)\n`);
     const running = demo?.current();
@@ -122,6 +175,11 @@ export const registerServeCommands: RegisterCommands = (program, ctx) => {
       parseMinutes,
     )
     .option('--no-sync', 'serve the admin UI only; run no syncs (e.g. a second instance)')
+    .option(
+      '--workers <mode>',
+      'in-process: this process runs the syncs (default); external: `klarna-spiris worker` processes run them from the PostgreSQL queue, and "sync now" enqueues',
+      parseWorkers,
+    )
     .option(
       '--demo',
       'try everything against built-in Klarna, Spiris and Riksbank simulators (data in ./data/demo)',

@@ -250,6 +250,63 @@ describe('KlarnaClient pagination', () => {
     expect((err as Error).message).toMatch(message);
   });
 
+  it('asks for the next page ahead once the total is known, and uses pages strictly in order', async () => {
+    const all = Array.from({ length: 9 }, (_, i) => tx(i));
+    const h = harness(pagedTransactions(all), { pageSize: 2 });
+    const offsets: number[] = [];
+    for await (const page of h.client.transactionPages({ paymentReference: 'REF1' })) {
+      offsets.push(page.offset);
+      // The caller is still on its first page while the one after it is already asked for.
+      if (page.index === 0) expect(h.calls.map((c) => c.url.searchParams.get('offset'))).toEqual(['0', '2']);
+    }
+    expect(offsets).toEqual([0, 2, 4, 6, 8]);
+    expect(h.calls.map((c) => c.url.searchParams.get('offset'))).toEqual(['0', '2', '4', '6', '8']);
+  });
+
+  it.each([0, 1, 2, 4])(
+    'a short page mid-walk drops what was asked for ahead and goes on from the right offset (%i ahead)',
+    async (pagesAhead) => {
+      const all = Array.from({ length: 9 }, (_, i) => tx(i));
+      const serve = pagedTransactions(all);
+      const h = harness(
+        (url, init, n) => {
+          if (url.searchParams.get('offset') !== '2') return serve(url, init, n);
+          return jsonResponse({ transactions: [all[2]], pagination: { count: 1, total: 9, offset: 2 } });
+        },
+        { pageSize: 2, pagesAhead },
+      );
+      const pages = await collect(h.client.transactionPages({ paymentReference: 'REF1' }));
+      expect(pages.map((p) => p.offset)).toEqual([0, 2, 3, 5, 7]);
+      expect(pages.flatMap((p) => p.records.map((r) => r.transaction.amount))).toEqual(
+        all.map((t) => t.amount),
+      );
+      if (pagesAhead === 0) expect(h.calls).toHaveLength(5);
+    },
+  );
+
+  it('a caller that stops early leaves no request open', async () => {
+    const all = Array.from({ length: 9 }, (_, i) => tx(i));
+    const serve = pagedTransactions(all);
+    const signals: AbortSignal[] = [];
+    const h = harness(
+      (url, init, n) => {
+        if (url.searchParams.get('offset') === '0') return serve(url, init, n);
+        const signal = init.signal!;
+        signals.push(signal);
+        return new Promise<Response>((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        );
+      },
+      { pageSize: 2 },
+    );
+    for await (const page of h.client.transactionPages({ paymentReference: 'REF1' })) {
+      expect(page.index).toBe(0);
+      break;
+    }
+    expect(signals).toHaveLength(1);
+    expect(signals.every((s) => s.aborted)).toBe(true);
+  });
+
   it('an empty page before total is reached is an error, not the end', async () => {
     const h = harness(() => jsonResponse({ transactions: [], pagination: { count: 0, total: 3 } }));
     await expect(collect(h.client.transactions({ paymentReference: 'REF1' }))).rejects.toThrow(

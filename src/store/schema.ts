@@ -98,6 +98,14 @@ export interface SyncLeaseTable {
   expires_at: string;
 }
 
+/** A token bucket of a rate budget shared across worker processes (migration 050). */
+export interface RateBucketTable {
+  key: string;
+  tokens: number;
+  /** Epoch milliseconds, from the database's clock. */
+  updated_ms: number;
+}
+
 export interface KlarnaTransactionTable {
   payout_id: string;
   seq: number;
@@ -118,7 +126,12 @@ export interface KlarnaTransactionTable {
   sale_date: string | null;
   capture_date: string | null;
   known_type: number;
-  raw_json: string;
+  /**
+   * The line's fields no typed column holds as sent (migration 060), as a JSON object;
+   * `[object, [names]]` when a column was filled in for a field the line lacked.
+   * Rebuild the line with transactionLine(), never by reading this alone.
+   */
+  extra_json: string;
 }
 
 export interface SyncRunTable {
@@ -184,4 +197,5 @@ export interface Database {
   api_tokens: ApiTokenTable;
   voucher_intents: VoucherIntentTable;
   sync_leases: SyncLeaseTable;
+  rate_buckets: RateBucketTable;
 }

@@ -21,7 +21,13 @@ import type { IntegrationSettings } from './integration-settings.ts';
 import { type HeldLease, withSyncLease } from './lease.ts';
 import type { PayoutState } from './payout-state.ts';
 import { applyVerdict, planPayout, runRateSource } from './planner.ts';
-import { attachPayoutReport, bookPayout, type PostContext, resolveInFlight } from './post-voucher.ts';
+import {
+  attachPayoutReport,
+  bookPayout,
+  type PostContext,
+  type PostOutcome,
+  resolveInFlight,
+} from './post-voucher.ts';
 import { type PreviewResult, previewIntegration } from './preview.service.ts';
 import { resolveReversalInFlight } from './reversal.ts';
 import {
@@ -55,6 +61,14 @@ export interface SyncOptions {
   payoutIds?: string[];
   onProgress?: (event: SyncProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Plan only: payouts that come out ready stay ready for the caller to post one by one
+   * (the job queue's post jobs, see `postPayout`). In-flight look-ups and attachments
+   * still run.
+   */
+  deferPosting?: boolean;
+  /** How the integration's lease is held; default `withSyncLease`, which refuses at once when busy. */
+  withLease?: typeof withSyncLease;
 }
 
 export type SyncProgress =
@@ -112,7 +126,7 @@ export async function syncIntegration(deps: SyncDeps, opts: SyncOptions): Promis
     return { ...emptyResult(integration), window: preview.window, preview };
   }
   await assertPostingAllowed(deps, integration);
-  return withSyncLease(deps, integration, 'sync', (lease) =>
+  return (opts.withLease ?? withSyncLease)(deps, integration, 'sync', (lease) =>
     runSync(deps, integration, settings, opts, lease),
   );
 }
@@ -246,11 +260,13 @@ async function runSync(
     }
 
     // 4. Post, oldest first, so voucher numbers follow the payout dates.
-    const ready = await listBookingPayouts(db, {
-      integrationId: integration.id,
-      states: ['ready'],
-      ids: candidates.map((c) => c.id),
-    });
+    const ready = opts.deferPosting
+      ? []
+      : await listBookingPayouts(db, {
+          integrationId: integration.id,
+          states: ['ready'],
+          ids: candidates.map((c) => c.id),
+        });
     const attachedNow = new Set<string>();
     let posted = 0;
     for (const payout of ready) {
@@ -470,6 +486,102 @@ export function syncPayouts(
     { integrationId: integration.id, payoutIds, ...(signal ? { signal } : {}) },
     lease,
   );
+}
+
+// ---- one payout, for the job queue -----------------------------------------------------
+
+export interface PostPayoutInput {
+  integrationId: string;
+  payoutId: string;
+  signal?: AbortSignal;
+  /** How the integration's lease is held; default `withSyncLease`, which refuses at once when busy. */
+  withLease?: typeof withSyncLease;
+}
+
+export interface PostPayoutResult {
+  /**
+   * What happened to the asked-for payout: a post outcome, `not_ready` (booked or moved
+   * on meanwhile: nothing to do) or `missing`. `aborted` and `unresolved` are worth
+   * another try later; `error` says why.
+   */
+  outcome: PostOutcome['kind'] | 'not_ready' | 'missing';
+  error?: string;
+  payout: SyncPayoutLine | null;
+  /** Payment references booked by this call: the payout itself and any older ready one. */
+  booked: string[];
+}
+
+/**
+ * Posts one ready payout exactly once, for a queue that runs a job per payout. Under the
+ * integration's lease, like a whole sync: payouts another process left in posting (a
+ * worker killed mid-POST) are settled by voucher look-up first, and ready payouts dated
+ * before this one are posted before it, so voucher numbers still follow payout dates
+ * whichever job runs first.
+ */
+export async function postPayout(deps: SyncDeps, input: PostPayoutInput): Promise<PostPayoutResult> {
+  const { integration, settings } = await loadIntegration(deps, input.integrationId);
+  await assertPostingAllowed(deps, integration);
+  return (input.withLease ?? withSyncLease)(deps, integration, 'post', async (lease) => {
+    const { db } = deps.store;
+    const line = async (id: string) => {
+      const p = await getBookingPayout(db, id);
+      return p ? lineOf(p) : null;
+    };
+    const target = await getBookingPayout(db, input.payoutId);
+    if (!target || target.integrationId !== integration.id)
+      return { outcome: 'missing', payout: null, booked: [] };
+    if (target.state !== 'ready' && target.state !== 'posting') {
+      return { outcome: 'not_ready', payout: lineOf(target), booked: [] };
+    }
+    const post: PostContext & { klarna: KlarnaClient } = {
+      store: deps.store,
+      spiris: await openSpiris(deps, integration),
+      klarna: await openKlarna(deps, integration),
+      actor: deps.actor ?? 'system',
+      now: clock(deps),
+      logger: deps.logger ?? NOOP_LOGGER,
+      ...(deps.hooks ? { hooks: deps.hooks } : {}),
+      lease,
+      ...(input.signal ? { signal: input.signal } : {}),
+      attachReport: settings.attachReport,
+    };
+    const booked: string[] = [];
+    const afterBooking = async (id: string, ref: string) => {
+      booked.push(ref);
+      const after = await getBookingPayout(db, id);
+      // A failed attachment is recorded as pending; the next sync retries only that.
+      if (after && settings.attachReport) await attachPayoutReport(post, after);
+    };
+
+    let outcome: PostPayoutResult['outcome'] = 'not_ready';
+    for (const p of await listBookingPayouts(db, { integrationId: integration.id, states: ['posting'] })) {
+      lease.check();
+      const r = await resolveInFlight(post, p);
+      if (r.kind === 'booked') await afterBooking(p.id, p.paymentReference);
+      if (p.id === target.id && r.kind === 'booked') outcome = 'booked';
+      if (p.id === target.id && r.kind === 'unresolved') {
+        return { outcome: 'unresolved', error: r.error, payout: await line(p.id), booked };
+      }
+    }
+
+    const ready = await listBookingPayouts(db, { integrationId: integration.id, states: ['ready'] });
+    const upTo = ready.findIndex((p) => p.id === target.id);
+    let error: string | undefined;
+    for (const p of upTo >= 0 ? ready.slice(0, upTo + 1) : []) {
+      lease.check();
+      input.signal?.throwIfAborted();
+      const o = await bookPayout(post, p);
+      if (o.kind === 'booked') await afterBooking(p.id, p.paymentReference);
+      if (o.kind === 'aborted') {
+        return { outcome: 'aborted', error: o.error.message, payout: await line(target.id), booked };
+      }
+      if (p.id === target.id) {
+        outcome = o.kind;
+        if (o.kind === 'unresolved') error = o.error;
+      }
+    }
+    return { outcome, ...(error ? { error } : {}), payout: await line(target.id), booked };
+  });
 }
 
 // ---- single-payout commands ------------------------------------------------------------

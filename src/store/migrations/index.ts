@@ -3,6 +3,8 @@ import * as initial from './2026_11_26_001_initial.ts';
 import * as admin from './2026_11_26_010_admin.ts';
 import * as booking from './2026_11_26_020_booking.ts';
 import * as dropOrderIndex from './2026_11_26_021_drop_order_index.ts';
+import * as jobs from './2026_11_26_050_jobs.ts';
+import * as transactionExtras from './2026_11_26_060_transaction_extras.ts';
 
 type Dialect = 'sqlite' | 'postgres';
 interface DialectMigration {
@@ -16,6 +18,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '2026_11_26_010_admin': admin,
   '2026_11_26_020_booking': booking,
   '2026_11_26_021_drop_order_index': dropOrderIndex,
+  '2026_11_26_050_jobs': jobs,
+  '2026_11_26_060_transaction_extras': transactionExtras,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
