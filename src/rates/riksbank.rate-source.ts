@@ -1,5 +1,6 @@
 import { addDays, isIsoDate, stockholmDate } from '../booking/calendar.ts';
 import { isPositiveDecimal, numberToDecimalString } from '../booking/decimal.ts';
+import { meteredFetch } from '../http/metered-fetch.ts';
 import { isJsonContentType, networkErrorCode } from '../http/network-error.ts';
 import { DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from '../http/retry.ts';
 import { sleep as defaultSleep } from '../http/sleep.ts';
@@ -64,7 +65,7 @@ export class RiksbankRateSource implements RateSource {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.lookbackDays = options.lookbackDays ?? 10;
     this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
-    this.fetchFn = options.fetch ?? fetch;
+    this.fetchFn = meteredFetch('riksbank', options.fetch ?? fetch);
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? (() => new Date());
   }

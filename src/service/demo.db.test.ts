@@ -8,9 +8,11 @@ import { loadConfig } from '../config.ts';
 import { openKlarnaClient } from '../klarna/klarna.connection.ts';
 import { AesGcmSealer } from '../setup/credentials.ts';
 import { openSpirisConnection } from '../spiris/spiris.connection.ts';
+import { listBookingPayouts } from '../store/booking.repository.ts';
 import { getConnection, listConnections } from '../store/connections.repository.ts';
 import { listEvents } from '../store/events.repository.ts';
 import { getIntegration, listIntegrations } from '../store/integrations.repository.ts';
+import { syncIntegration } from '../sync/sync.service.ts';
 import {
   DEMO_INTEGRATION_NAME,
   demoEnvironment,
@@ -143,6 +145,32 @@ describe('demo mode', () => {
     expect((await listConnections(store.db)).filter((c) => c.kind === 'klarna')).toHaveLength(1);
 
     await second.stop();
+  });
+
+  it('a restart starts the demo books over with the empty simulated Spiris: no booked payout points at a lost voucher', async () => {
+    const deps = { store, sealer: app.sealer, now: () => TODAY, actor: 'demo' };
+    const a = await startDemo(app, { now: () => TODAY });
+    running.push(a);
+    const firstRun = await syncIntegration(deps, { integrationId: a.integrationId });
+    expect(firstRun.booked.length).toBeGreaterThan(10);
+    await a.stop();
+
+    const b = await startDemo(app, { now: () => TODAY });
+    running.push(b);
+    expect(b.spiris.vouchers).toHaveLength(0);
+    expect(await listBookingPayouts(store.db, { integrationId: b.integrationId })).toEqual([]);
+    const [reset] = await listEvents(store.db, { integrationId: b.integrationId, kindPrefix: 'demo.reset' });
+    expect(reset?.message).toContain(`the ${firstRun.booked.length + firstRun.skipped.length} payouts`);
+
+    const again = await syncIntegration(deps, { integrationId: b.integrationId });
+    expect(again.booked.length).toBe(firstRun.booked.length);
+    const inSpiris = new Set(b.spiris.vouchers.map((v) => v.Id));
+    const booked = (await listBookingPayouts(store.db, { integrationId: b.integrationId })).filter(
+      (p) => p.state === 'booked',
+    );
+    expect(booked).toHaveLength(again.booked.length);
+    for (const p of booked) expect(inSpiris.has(p.voucherId!), p.paymentReference).toBe(true);
+    await b.stop();
   });
 
   it('as serve hooks: the scheduler runs the demo integration right after start and stops before the simulators', async () => {

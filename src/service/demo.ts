@@ -155,6 +155,7 @@ async function pointIntegrationAt(
   const { db } = app.store;
   const existing = await findIntegration(db, DEMO_INTEGRATION_NAME);
   const integration = existing ?? (await createIntegration(db, { name: DEMO_INTEGRATION_NAME }));
+  if (existing) await forgetDemoBooks(app, existing.id);
 
   // Klarna: the simulator's key is the same on every start; only its address moves.
   const merchant = sims.klarna.merchants[0]!;
@@ -253,6 +254,34 @@ async function pointIntegrationAt(
   return { integrationId: integration.id, created: !existing };
 }
 
+/**
+ * The simulated Spiris starts empty on every start, so payouts the store remembers as
+ * booked would point at vouchers that no longer exist. The demo's books start over with
+ * the simulators instead: its payouts (with their lines and intents) and its run history
+ * go, the audit events stay. Only ever called on the demo's own store.
+ */
+async function forgetDemoBooks(app: App, integrationId: string): Promise<void> {
+  const { db } = app.store;
+  const forgotten = await db.transaction().execute(async (trx) => {
+    const payouts = await trx
+      .deleteFrom('klarna_payouts')
+      .where('integration_id', '=', integrationId)
+      .executeTakeFirst();
+    await trx.deleteFrom('sync_runs').where('integration_id', '=', integrationId).execute();
+    await trx.deleteFrom('sync_leases').where('integration_id', '=', integrationId).execute();
+    return Number(payouts.numDeletedRows);
+  });
+  if (forgotten > 0) {
+    await recordEvent(db, {
+      integrationId,
+      actor: ACTOR,
+      kind: 'demo.reset',
+      message: `Demo restarted: the simulated Spiris starts empty, so the ${forgotten} payouts of the last demo run are synced again from the start.`,
+      data: { payouts: forgotten },
+    });
+  }
+}
+
 /** A serve hook running the demo; `current()` gives the running demo once the hook ran. */
 export function demoServeHook(options: DemoOptions = {}): {
   hook: ServeHook;
@@ -303,7 +332,7 @@ export function demoIntro(
     `  Klarna simulator:   ${demo.klarna.url} (merchant ${demo.merchantId})`,
     `  Spiris simulator:   ${demo.spiris.url}`,
     `  Riksbank simulator: ${demo.riksbank.url}`,
-    `  Demo data:          ${info.dataDir} (delete it to start over; the simulators forget everything on exit)`,
+    `  Demo data:          ${info.dataDir} (the simulators forget everything on exit, so each start books the demo payouts afresh)`,
     ...(info.notes ?? []).map((n) => `  Note: ${n}`),
     '',
   ].join('\n');

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { meteredFetch } from '../http/metered-fetch.ts';
 import { networkErrorCode } from '../http/network-error.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../http/retry.ts';
 import { sleep as realSleep } from '../http/sleep.ts';
@@ -299,7 +300,7 @@ export function parseTokenResponse(body: unknown, status = 200): TokenSet {
 }
 
 async function postForm(opts: OAuthClientOptions, url: string, form: URLSearchParams): Promise<Response> {
-  const doFetch = opts.fetch ?? fetch;
+  const doFetch = meteredFetch('spiris', opts.fetch ?? fetch);
   const headers: Record<string, string> = {
     // Visma's identity server accepts only form encoding on /connect/token.
     'content-type': 'application/x-www-form-urlencoded',

@@ -1,3 +1,4 @@
+import { meteredFetch } from '../http/metered-fetch.ts';
 import { isJsonContentType, networkErrorCode } from '../http/network-error.ts';
 import { type RateBudget, UNLIMITED_BUDGET } from '../http/rate-budget.ts';
 import { DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from '../http/retry.ts';
@@ -95,7 +96,7 @@ export class SpirisClient {
   constructor(options: SpirisClientOptions) {
     this.#o = options;
     this.#base = options.apiBaseUrl.replace(/\/+$/, '');
-    this.#fetch = options.fetch ?? fetch;
+    this.#fetch = meteredFetch('spiris', options.fetch ?? fetch);
     this.#now = options.now ?? (() => new Date());
     this.#sleep = options.sleep ?? realSleep;
     this.#policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;

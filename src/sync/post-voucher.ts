@@ -1,5 +1,6 @@
 import type { VoucherDraft as PlannedVoucher } from '../booking/voucher.ts';
 import type { KlarnaClient } from '../klarna/klarna.client.ts';
+import { recordPayoutBooked } from '../service/metrics.ts';
 import type { SpirisClient } from '../spiris/spiris.client.ts';
 import {
   SpirisApiError,
@@ -348,6 +349,7 @@ async function recordBooked(
       },
     });
   });
+  recordPayoutBooked(payout.integrationId);
 }
 
 async function recordBookedWithoutIntent(
@@ -372,6 +374,7 @@ async function recordBookedWithoutIntent(
     message: `Payout ${payout.paymentReference} booked as voucher ${voucher.number ?? voucher.id} (found in Spiris).`,
     data: { voucherId: voucher.id, voucherNumber: voucher.number, viaLookup: true },
   });
+  recordPayoutBooked(payout.integrationId);
 }
 
 function bookedFields(voucher: BookedVoucher, fiscalYearId: string | null, now: Date, attach: boolean) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IntegrationFixture, openIntegrationFixture } from '../../test/support/integration-fixture.ts';
 import { stockholmDate } from '../booking/calendar.ts';
+import { processRegistry } from '../service/metrics.ts';
 import { listBookingPayouts, listIntents } from '../store/booking.repository.ts';
 import { updateConnection } from '../store/connections.repository.ts';
 import { listEvents } from '../store/events.repository.ts';
@@ -20,6 +21,14 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.close();
 });
+
+/** A counter's value in the process metrics, summed over the series matching `labels`. */
+async function counter(name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await processRegistry.getSingleMetric(name)?.get();
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
 
 const toMinor = (amount: number | undefined) => Math.round((amount ?? 0) * 100);
 const posts = (path: string) =>
@@ -46,6 +55,7 @@ describe(`sync on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
   });
 
   it('books exactly one balanced voucher per payout, bank row = settlement, report attached', async () => {
+    const spirisCallsBefore = await counter('klarna_spiris_upstream_requests_total', { upstream: 'spiris' });
     const result = await syncIntegration(f.deps(), { integrationId: f.integrationId });
     expect(result.error).toBeNull();
     expect(result.needsAttention).toEqual([]);
@@ -99,6 +109,15 @@ describe(`sync on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
       kindPrefix: 'payout.booked',
     });
     expect(events).toHaveLength(result.booked.length);
+
+    // What an operator scrapes at /metrics agrees with what happened.
+    expect(await counter('klarna_spiris_payouts_booked_total', { integration_id: f.integrationId })).toBe(
+      result.booked.length,
+    );
+    expect(
+      (await counter('klarna_spiris_upstream_requests_total', { upstream: 'spiris' })) - spirisCallsBefore,
+    ).toBeGreaterThanOrEqual(3 * result.booked.length);
+    expect(await counter('klarna_spiris_upstream_requests_total', { upstream: 'klarna' })).toBeGreaterThan(0);
   });
 
   it('a re-run posts nothing and books nothing, fetching only the trailing window', async () => {
