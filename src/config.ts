@@ -18,13 +18,18 @@ export interface AppConfig {
   readonly logLevel: string;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = EnvSchema.safeParse(env);
+/** Checks `env` against `schema`, reporting every invalid variable in one error. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid environment: ${lines.join('; ')}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const e = parseEnv(EnvSchema, env);
   return Object.freeze({
     databaseUrl: e.DATABASE_URL || undefined,
     dataDir: e.KLARNA_SPIRIS_DATA_DIR,

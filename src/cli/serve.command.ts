@@ -18,6 +18,7 @@ import { lazySyncFunction } from '../service/sync-runner.ts';
 import { getAdminCredential } from '../store/admin.repository.ts';
 import { registerAdminCommands } from './admin.command.ts';
 import type { CliContext, RegisterCommands } from './context.ts';
+import { parseMinutes, parsePort } from './options.ts';
 
 interface ServeFlags {
   port?: number;
@@ -34,20 +35,6 @@ function parseWorkers(value: string): 'in-process' | 'external' {
   if (value !== 'in-process' && value !== 'external')
     throw new InvalidArgumentError('in-process or external');
   return value;
-}
-
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('a port is an integer 0–65535');
-  return n;
-}
-
-function parseMinutes(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 7 * 24 * 60)
-    throw new InvalidArgumentError('minutes between syncs, more than 0 and at most 10080');
-  return n;
 }
 
 type DemoHook = ReturnType<typeof demoServeHook>;

@@ -6,6 +6,7 @@ import { createNotifier, loadNotificationConfig } from '../service/notifications
 import { waitForShutdownSignal } from '../service/serve.ts';
 import { isPostgresUrl } from '../store/db.ts';
 import { type CliContext, CliError, type RegisterCommands } from './context.ts';
+import { parseMinutes, parsePort } from './options.ts';
 
 interface WorkerFlags {
   syncConcurrency?: number;
@@ -14,23 +15,9 @@ interface WorkerFlags {
   metricsPort?: number;
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('a port is an integer 0–65535');
-  return n;
-}
-
 function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('a whole number 1–64');
-  return n;
-}
-
-function parseMinutes(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 7 * 24 * 60)
-    throw new InvalidArgumentError('minutes between syncs, more than 0 and at most 10080');
   return n;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnv } from '../config.ts';
 import { DEFAULT_DRAIN_MS, DEFAULT_INTERVAL_MINUTES } from '../service/scheduler.ts';
 import { DEFAULT_QUEUE_POLICIES } from './queues.ts';
 
@@ -65,12 +66,7 @@ export function loadWorkerConfig(
     metricsPort?: number;
   } = {},
 ): WorkerConfig {
-  const parsed = WorkerEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid environment: ${lines.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(WorkerEnvSchema, env);
   return Object.freeze({
     intervalMinutes: flags.intervalMinutes ?? e.KLARNA_SPIRIS_SYNC_INTERVAL_MINUTES,
     drainMs: e.KLARNA_SPIRIS_SYNC_DRAIN_SECONDS * 1000,

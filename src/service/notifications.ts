@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
+import { parseEnv } from '../config.ts';
 import { Secret } from '../setup/secret.ts';
 import { listEvents, recordEvent } from '../store/events.repository.ts';
 import type { Database } from '../store/schema.ts';
@@ -100,12 +101,7 @@ const NotifyEnvSchema = z.object({
 
 /** Reads and checks the notification settings; every problem is reported at once. */
 export function loadNotificationConfig(env: NodeJS.ProcessEnv = process.env): NotificationConfig {
-  const parsed = NotifyEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid environment: ${lines.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(NotifyEnvSchema, env);
   const problems: string[] = [];
   let webhook: WebhookConfig | undefined;
   if (e.KLARNA_SPIRIS_WEBHOOK_URL) {

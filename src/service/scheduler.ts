@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
 import type { App } from '../app.ts';
+import { parseEnv } from '../config.ts';
 import { getIntegration, listIntegrations } from '../store/integrations.repository.ts';
 import type { Database } from '../store/schema.ts';
 import { PREFIX, processRegistry } from './metrics.ts';
@@ -576,12 +577,7 @@ export function loadSchedulerConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: { intervalMinutes?: number } = {},
 ): SchedulerConfig {
-  const parsed = SchedulerEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid environment: ${lines.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(SchedulerEnvSchema, env);
   return Object.freeze({
     intervalMinutes: flags.intervalMinutes ?? e.KLARNA_SPIRIS_SYNC_INTERVAL_MINUTES,
     concurrency: e.KLARNA_SPIRIS_SYNC_CONCURRENCY,

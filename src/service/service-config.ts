@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnv } from '../config.ts';
 import { Secret } from '../setup/secret.ts';
 
 // The serve runtime's own settings, parsed once at start-up like AppConfig: every
@@ -53,12 +54,7 @@ export function loadServiceConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: { port?: number; host?: string } = {},
 ): ServiceConfig {
-  const parsed = ServiceEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid environment: ${lines.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(ServiceEnvSchema, env);
   return Object.freeze({
     port: flags.port ?? e.KLARNA_SPIRIS_PORT,
     host: flags.host ?? e.KLARNA_SPIRIS_HOST,

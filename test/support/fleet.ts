@@ -4,10 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { VOUCHER_TEXT_PREFIX } from '../../src/booking/voucher-text.ts';
 import type { QueueRunnerOptions } from '../../src/jobs/queue-runner.ts';
-import { requireKlarnaCredentials } from '../../src/klarna/key.ts';
-import { klarnaConnectionConfig } from '../../src/klarna/klarna.connection.ts';
 import { AesGcmSealer } from '../../src/setup/credentials.ts';
-import { Secret } from '../../src/setup/secret.ts';
 import {
   type KlarnaSimulator,
   type SimMerchant,
@@ -19,13 +16,10 @@ import {
   type SpirisSimulatorOptions,
   startSpirisSimulator,
 } from '../../src/simulators/spiris/index.ts';
-import { resolveSpirisEndpoints } from '../../src/spiris/oauth.ts';
-import { serializeCredentials } from '../../src/spiris/token-store.ts';
-import { createConnection } from '../../src/store/connections.repository.ts';
 import type { Store } from '../../src/store/db.ts';
 import { createIntegration, updateIntegration } from '../../src/store/integrations.repository.ts';
 import type { SyncHookPoint } from '../../src/sync/sync-context.ts';
-import { TODAY } from './integration-fixture.ts';
+import { connectSimulatedKlarna, connectSimulatedSpiris, TODAY } from './integration-fixture.ts';
 
 // Many small merchants against one Klarna simulator and one Spiris company: each
 // integration its own Klarna connection (merchant), all sharing one Spiris connection,
@@ -76,32 +70,7 @@ export async function openFleet(store: Pick<Store, 'db'>, opts: FleetOptions): P
   ]);
   const secretKey = randomBytes(32);
   const sealer = new AesGcmSealer(secretKey);
-  const endpoints = resolveSpirisEndpoints({
-    identityBaseUrl: spiris.identityBaseUrl,
-    apiBaseUrl: spiris.apiBaseUrl,
-  });
-  const issued = spiris.issueTokens({ accessTokenLifetimeSeconds: lifetime });
-  const spirisConnection = await createConnection(store.db, sealer, {
-    kind: 'spiris',
-    environment: 'sandbox',
-    config: {
-      authMode: 'refresh_token',
-      clientId: spiris.clientId,
-      scopes: [],
-      pkce: true,
-      apiBaseUrl: endpoints.apiBaseUrl,
-      tokenUrl: endpoints.tokenUrl,
-      revocationUrl: endpoints.revocationUrl,
-    },
-    secret: serializeCredentials({
-      clientSecret: new Secret(spiris.clientSecret),
-      accessToken: new Secret(issued.accessToken),
-      refreshToken: new Secret(issued.refreshToken),
-      accessTokenExpiresAt: new Date(Date.now() + lifetime * 1000).toISOString(),
-    }),
-    externalId: '556677-8899',
-    externalName: 'Testbolaget Nordic AB',
-  });
+  const spirisConnection = await connectSimulatedSpiris(store, sealer, spiris, lifetime);
 
   const merchants: SimMerchant[] = [];
   const integrationIds: string[] = [];
@@ -115,18 +84,7 @@ export async function openFleet(store: Pick<Store, 'db'>, opts: FleetOptions): P
       negativePayouts: [],
     });
     merchants.push(merchant);
-    const credentials = requireKlarnaCredentials({
-      apiKey: merchant.credentials.apiKey,
-      username: merchant.credentials.username,
-      baseUrl: klarna.url,
-    });
-    const klarnaConnection = await createConnection(store.db, sealer, {
-      kind: 'klarna',
-      environment: credentials.environment,
-      config: { ...klarnaConnectionConfig(credentials) },
-      secret: credentials.apiKey,
-      externalId: merchant.merchantId,
-    });
+    const klarnaConnection = await connectSimulatedKlarna(store, sealer, klarna.url, merchant);
     const created = await createIntegration(store.db, { name: `butik-${merchant.merchantId}` });
     await updateIntegration(store.db, created.id, {
       mode: 'test',

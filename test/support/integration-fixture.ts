@@ -8,7 +8,7 @@ import { UNLIMITED_BUDGET } from '../../src/http/rate-budget.ts';
 import type { RetryPolicy } from '../../src/http/retry.ts';
 import { requireKlarnaCredentials } from '../../src/klarna/key.ts';
 import { klarnaConnectionConfig } from '../../src/klarna/klarna.connection.ts';
-import { AesGcmSealer } from '../../src/setup/credentials.ts';
+import { AesGcmSealer, type CredentialSealer } from '../../src/setup/credentials.ts';
 import { Secret } from '../../src/setup/secret.ts';
 import {
   type KlarnaSimulator,
@@ -25,6 +25,7 @@ import {
 import { resolveSpirisEndpoints } from '../../src/spiris/oauth.ts';
 import { serializeCredentials } from '../../src/spiris/token-store.ts';
 import { createConnection } from '../../src/store/connections.repository.ts';
+import type { Store } from '../../src/store/db.ts';
 import {
   createIntegration,
   getIntegration,
@@ -91,44 +92,8 @@ export async function openIntegrationFixture(options: FixtureOptions = {}): Prom
   const sealer = new AesGcmSealer(secretKey);
   const dataDir = mkdtempSync(join(tmpdir(), 'ks-sync-'));
 
-  const credentials = requireKlarnaCredentials({
-    apiKey: merchant.credentials.apiKey,
-    username: merchant.credentials.username,
-    baseUrl: klarna.url,
-  });
-  const klarnaConnection = await createConnection(store.db, sealer, {
-    kind: 'klarna',
-    environment: credentials.environment,
-    config: { ...klarnaConnectionConfig(credentials) },
-    secret: credentials.apiKey,
-    externalId: merchant.merchantId,
-  });
-  const endpoints = resolveSpirisEndpoints({
-    identityBaseUrl: spiris.identityBaseUrl,
-    apiBaseUrl: spiris.apiBaseUrl,
-  });
-  const issued = spiris.issueTokens();
-  const spirisConnection = await createConnection(store.db, sealer, {
-    kind: 'spiris',
-    environment: 'sandbox',
-    config: {
-      authMode: 'refresh_token',
-      clientId: spiris.clientId,
-      scopes: [],
-      pkce: true,
-      apiBaseUrl: endpoints.apiBaseUrl,
-      tokenUrl: endpoints.tokenUrl,
-      revocationUrl: endpoints.revocationUrl,
-    },
-    secret: serializeCredentials({
-      clientSecret: new Secret(spiris.clientSecret),
-      accessToken: new Secret(issued.accessToken),
-      refreshToken: new Secret(issued.refreshToken),
-      accessTokenExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
-    }),
-    externalId: '556677-8899',
-    externalName: 'Testbolaget Nordic AB',
-  });
+  const klarnaConnection = await connectSimulatedKlarna(store, sealer, klarna.url, merchant);
+  const spirisConnection = await connectSimulatedSpiris(store, sealer, spiris);
   const created = await createIntegration(store.db, { name: `butik-${merchant.merchantId}` });
   await updateIntegration(store.db, created.id, {
     mode: options.mode ?? 'test',
@@ -250,5 +215,61 @@ export function runSyncInChild(
     });
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** A Klarna connection to a simulated merchant, stored as the setup flow would store it. */
+export async function connectSimulatedKlarna(
+  store: Pick<Store, 'db'>,
+  sealer: CredentialSealer,
+  klarnaUrl: string,
+  merchant: { merchantId: string; credentials: { apiKey: string; username?: string } },
+) {
+  const credentials = requireKlarnaCredentials({
+    apiKey: merchant.credentials.apiKey,
+    username: merchant.credentials.username,
+    baseUrl: klarnaUrl,
+  });
+  return createConnection(store.db, sealer, {
+    kind: 'klarna',
+    environment: credentials.environment,
+    config: { ...klarnaConnectionConfig(credentials) },
+    secret: credentials.apiKey,
+    externalId: merchant.merchantId,
+  });
+}
+
+/** A Spiris connection to the simulator's default company, from issued tokens. */
+export async function connectSimulatedSpiris(
+  store: Pick<Store, 'db'>,
+  sealer: CredentialSealer,
+  spiris: SpirisSimulator,
+  accessTokenLifetimeSeconds = 3600,
+) {
+  const endpoints = resolveSpirisEndpoints({
+    identityBaseUrl: spiris.identityBaseUrl,
+    apiBaseUrl: spiris.apiBaseUrl,
+  });
+  const issued = spiris.issueTokens({ accessTokenLifetimeSeconds });
+  return createConnection(store.db, sealer, {
+    kind: 'spiris',
+    environment: 'sandbox',
+    config: {
+      authMode: 'refresh_token',
+      clientId: spiris.clientId,
+      scopes: [],
+      pkce: true,
+      apiBaseUrl: endpoints.apiBaseUrl,
+      tokenUrl: endpoints.tokenUrl,
+      revocationUrl: endpoints.revocationUrl,
+    },
+    secret: serializeCredentials({
+      clientSecret: new Secret(spiris.clientSecret),
+      accessToken: new Secret(issued.accessToken),
+      refreshToken: new Secret(issued.refreshToken),
+      accessTokenExpiresAt: new Date(Date.now() + accessTokenLifetimeSeconds * 1000).toISOString(),
+    }),
+    externalId: '556677-8899',
+    externalName: 'Testbolaget Nordic AB',
   });
 }
