@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AdminHarness,
@@ -9,18 +8,12 @@ import {
   SEEDED_KLARNA_KEY,
   seedIntegration,
 } from '../../src/admin/admin-test-kit.ts';
+import { haveBrowser, launchChromium, SHOTS } from '../support/browser.ts';
 
 // The admin UI in a real browser: Debian's Chromium driven by playwright-core (no
 // downloaded browser). One browser for the file; a fresh context per scenario.
 
-const CHROMIUM = process.env.KS_CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const PASSWORD = 'ett långt och hemligt lösenord';
-const haveBrowser = existsSync(CHROMIUM);
-
-if (!haveBrowser && process.env.CI) {
-  throw new Error(`Chromium not found at ${CHROMIUM}: run .ci/install-browser.sh`);
-}
 
 let h: AdminHarness;
 let browser: Browser;
@@ -53,19 +46,7 @@ describe.skipIf(!haveBrowser)('admin UI in Chromium', () => {
     await seedIntegration(h.app);
     await h.server.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(h.server.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     context = await newContext();
   });
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_TEST_OPTIONS, type Simulators, startSimulators } from '../../src/admin/admin-test-kit.ts';
 import { type App, createApp } from '../../src/app.ts';
@@ -15,6 +15,7 @@ import { lazySyncFunction } from '../../src/service/sync-runner.ts';
 import { AesGcmSealer } from '../../src/setup/credentials.ts';
 import { listBookingPayouts } from '../../src/store/booking.repository.ts';
 import { listIntegrations } from '../../src/store/integrations.repository.ts';
+import { haveBrowser, launchChromium, SHOTS } from '../support/browser.ts';
 import { openTestStore, type TestStore } from '../support/test-store.ts';
 
 // The whole setup in a real browser, as a merchant would do it, against the Klarna and
@@ -27,15 +28,8 @@ import { openTestStore, type TestStore } from '../support/test-store.ts';
 //   production company; 8. sync now and see the payouts booked with voucher numbers,
 //   reverse one (with its confirmation) and book it again.
 
-const CHROMIUM = process.env.KS_CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const DOCS_SHOT = fileURLToPath(new URL('../../docs/payouts.png', import.meta.url));
 const PASSWORD = 'ett långt och hemligt lösenord';
-const haveBrowser = existsSync(CHROMIUM);
-
-if (!haveBrowser && process.env.CI) {
-  throw new Error(`Chromium not found at ${CHROMIUM}: run .ci/install-browser.sh`);
-}
 
 let store: TestStore;
 let app: App;
@@ -146,19 +140,7 @@ describe.skipIf(!haveBrowser)('the setup walk in Chromium', () => {
       { hooks: [scheduler.hook], runner: scheduler.current, adminOptions: FAST_TEST_OPTIONS },
     );
     base = service.url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ locale: 'sv-SE', viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.on('console', (m) => {
