@@ -44,6 +44,54 @@ interface SimInfo {
   spirisClientSecret: string;
   accessToken: string;
   refreshToken: string;
+  checkAccessToken: string;
+  /** Klarna's settlement_amount per payment_reference, in öre. */
+  settlements: Record<string, number>;
+}
+
+interface ListedVoucher {
+  VoucherText: string;
+  Rows: { AccountNumber: number; DebitAmount?: number; CreditAmount?: number }[];
+}
+
+/**
+ * What an accountant would check in Spiris afterwards, read back over its API: one
+ * voucher per payout, each balanced, its bank row (1930) equal to Klarna's
+ * settlement_amount. Problems are returned, not thrown, so the figures still print.
+ */
+async function checkBooks(info: SimInfo, skipped: ReadonlySet<string>): Promise<string[]> {
+  const vouchers: ListedVoucher[] = [];
+  for (let page = 1; ; page++) {
+    const res = await fetch(`${info.spirisApiBaseUrl}/vouchers?$page=${page}&$pagesize=500`, {
+      headers: { authorization: `Bearer ${info.checkAccessToken}`, accept: 'application/json' },
+    });
+    if (!res.ok) return [`reading vouchers back failed: HTTP ${res.status}`];
+    const body = (await res.json()) as { Data: ListedVoucher[]; Meta: { TotalNumberOfPages: number } };
+    vouchers.push(...body.Data);
+    if (page >= body.Meta.TotalNumberOfPages) break;
+  }
+  const öre = (n: number | undefined) => Math.round((n ?? 0) * 100);
+  const problems: string[] = [];
+  for (const [ref, settlement] of Object.entries(info.settlements)) {
+    const mine = vouchers.filter((v) => v.VoucherText.includes(ref));
+    const expected = skipped.has(ref) ? 0 : 1;
+    if (mine.length !== expected) {
+      problems.push(`${ref}: ${mine.length} vouchers, expected ${expected}`);
+      continue;
+    }
+    for (const v of mine) {
+      const debit = v.Rows.reduce((sum, r) => sum + öre(r.DebitAmount), 0);
+      const credit = v.Rows.reduce((sum, r) => sum + öre(r.CreditAmount), 0);
+      if (debit !== credit) problems.push(`${ref}: debit ${debit} ≠ credit ${credit} öre`);
+      const bank = v.Rows.filter((r) => r.AccountNumber === 1930).reduce(
+        (sum, r) => sum + öre(r.DebitAmount) - öre(r.CreditAmount),
+        0,
+      );
+      if (bank !== settlement)
+        problems.push(`${ref}: bank row ${bank} ≠ settlement_amount ${settlement} öre`);
+    }
+  }
+  return problems;
 }
 
 function merchantSpec(): MerchantSpec {
@@ -209,6 +257,30 @@ async function main(): Promise<void> {
       );
     }
 
+    // A second sync over the same window must find nothing to do.
+    const rerunKlarna = { n: 0, byKey: new Map<string, number>() };
+    const rerunSpiris = { n: 0, byKey: new Map<string, number>() };
+    const rerunStarted = performance.now();
+    const rerun = await syncIntegration(
+      {
+        store,
+        sealer,
+        actor: 'bench',
+        now: () => new Date(Date.now() + offset),
+        klarnaOptions: { rateBudget: UNLIMITED_BUDGET, fetch: countingFetch(rerunKlarna) },
+        spirisOptions: { rateBudget: UNLIMITED_BUDGET, fetch: countingFetch(rerunSpiris) },
+      },
+      { integrationId: integration.id },
+    );
+    const rerunMs = performance.now() - rerunStarted;
+    const rerunWrites = [...rerunSpiris.byKey]
+      .filter(([k]) => k.startsWith('POST'))
+      .reduce((n, [, v]) => n + v, 0);
+    const problems = await checkBooks(info, new Set(result.skipped.map((p) => p.paymentReference)));
+    if (rerun.booked.length > 0 || rerunWrites > 0) {
+      problems.push(`the re-run booked ${rerun.booked.length} payouts with ${rerunWrites} Spiris writes`);
+    }
+
     const floor = await jsonParseFloor(info);
     const dbBytes = statSync(join(dir, 'bench.sqlite')).size;
     const voucherPosts = spirisCount.byKey.get('POST /v2/vouchers') ?? 0;
@@ -228,8 +300,13 @@ async function main(): Promise<void> {
       `  fetch+parse floor    ${s(floor.parseMs + floor.fetchMs)}: the same pages fetched from the simulator one after another and parsed, nothing else (fetching took ${s(floor.fetchMs)})`,
       `  sync / floor         ${(wallMs / floor.parseMs).toFixed(1)}× the JSON.parse floor (target ≤ 3×); ${(wallMs / (floor.parseMs + floor.fetchMs)).toFixed(1)}× the fetch+parse floor`,
       `  SQLite file          ${mb(dbBytes)}`,
+      `  re-run               ${s(rerunMs)}: ${int(rerun.booked.length)} booked, ${int(rerunWrites)} Spiris writes, ${int(rerunKlarna.n)} Klarna and ${int(rerunSpiris.n)} Spiris requests`,
+      `  books in Spiris      ${problems.length === 0 ? `one voucher per payout, every one balanced, bank row = settlement_amount (${int(Object.keys(info.settlements).length)} payouts read back)` : `${problems.length} PROBLEMS`}`,
+      ...problems.slice(0, 10).map((p) => `    ${p}`),
     ];
     process.stdout.write(`${report.join('\n')}\n`);
+    // Speed depends on the machine; wrong books do not.
+    if (problems.length > 0) process.exitCode = 1;
   } finally {
     await store.close();
     child.stdin?.end();

@@ -34,6 +34,11 @@ process.stdout.write(
     spirisClientSecret: spiris.clientSecret,
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
+    // For checking the books afterwards, apart from the token pair the sync rotates.
+    checkAccessToken: spiris.issueTokens().accessToken,
+    settlements: Object.fromEntries(
+      merchant.payouts.map((p) => [p.payment_reference, p.totals.settlement_amount]),
+    ),
   })}\n`,
 );
 
