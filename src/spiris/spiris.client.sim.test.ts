@@ -22,7 +22,7 @@ const POLICY: RetryPolicy = { maxRetries: 3, initialDelayMs: 5, maxDelayMs: 20, 
 let sim: SpirisSimulator;
 let waits: number[];
 
-function client(opts: { fetch?: FetchLike; scopes?: string[] } = {}) {
+function client(opts: { fetch?: FetchLike; scopes?: string[]; maxPages?: number } = {}) {
   const tokens = sim.issueTokens(opts.scopes ? { scopes: opts.scopes } : {});
   return new SpirisClient({
     apiBaseUrl: sim.apiBaseUrl,
@@ -34,6 +34,7 @@ function client(opts: { fetch?: FetchLike; scopes?: string[] } = {}) {
       sim.advanceTime(ms);
     },
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.maxPages ? { maxPages: opts.maxPages } : {}),
   });
 }
 
@@ -96,6 +97,64 @@ describe('reading the company', () => {
     expect(err).toBeInstanceOf(SpirisAuthError);
     expect(err.errorCode).toBe(4006);
     expect(err.message).toMatch(/approve all requested permissions/);
+  });
+});
+
+describe('paging without Meta', () => {
+  // The simulator's real pages with the paging metadata cut out on the wire, so the
+  // client has only the rows to go by.
+  const stripMeta =
+    (rewrite: (url: URL) => URL = (u) => u): FetchLike =>
+    async (input, init) => {
+      const res = await fetch(rewrite(new URL(String(input))), init);
+      const body = await res.json();
+      if (res.ok && body && typeof body === 'object' && 'Meta' in body) delete body.Meta;
+      return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+    };
+
+  async function accountNumbers(c: SpirisClient, fiscalYearId: string, pageSize: number) {
+    const out: string[] = [];
+    for await (const a of c.listAccounts(fiscalYearId, { pageSize })) out.push(a.Number);
+    return out;
+  }
+
+  it('reads on past page 1 until a short or empty page, and finds every row', async () => {
+    const fy = await client().findFiscalYearForDate('2026-06-10');
+    const all = await accountNumbers(client(), fy!.Id, 1000);
+    expect(all.length).toBeGreaterThan(10);
+
+    for (const pageSize of [7, all.length, Math.ceil(all.length / 2)]) {
+      const pages: string[] = [];
+      const c = client({
+        fetch: stripMeta((u) => {
+          pages.push(u.searchParams.get('$page')!);
+          return u;
+        }),
+      });
+      expect(await accountNumbers(c, fy!.Id, pageSize)).toEqual(all);
+      // A last page that is exactly full costs one more (empty) page to be sure.
+      const expected = Math.floor(all.length / pageSize) + 1;
+      expect(pages).toHaveLength(expected);
+    }
+  });
+
+  it('stops at the page bound with a clear error instead of reading forever', async () => {
+    const fy = await client().findFiscalYearForDate('2026-06-10');
+    const c = client({ fetch: stripMeta(), maxPages: 3 });
+    await expect(accountNumbers(c, fy!.Id, 2)).rejects.toThrow(
+      /sent no page count and was still returning full pages after 3 pages of 2/,
+    );
+  });
+
+  it('refuses a server that ignores $page when there is no CurrentPage to tell', async () => {
+    const fy = await client().findFiscalYearForDate('2026-06-10');
+    const c = client({
+      fetch: stripMeta((u) => {
+        u.searchParams.set('$page', '1');
+        return u;
+      }),
+    });
+    await expect(accountNumbers(c, fy!.Id, 5)).rejects.toThrow(/same page again for page 2.*ignore \$page/);
   });
 });
 

@@ -241,29 +241,53 @@ export class SpirisClient {
     const q: Query = { ...query };
     if (opts.filter) q.$filter = opts.filter;
     if (opts.orderBy) q.$orderby = opts.orderBy;
+    let previous: string | undefined;
+    let sawMeta = true;
     for (let page = 1; page <= maxPages; page++) {
-      const res = await this.#request<SpirisPage<T>>(
+      const res = await this.#request<Partial<SpirisPage<T>>>(
         'GET',
         path,
         { ...q, $page: page, $pagesize: pageSize },
         opts,
       );
-      if (!res || typeof res !== 'object' || !Array.isArray(res.Data) || !res.Meta) {
-        throw new SpirisError(
-          `Spiris returned a malformed page for GET ${path} (page ${page}): no Meta/Data.`,
-        );
+      if (!res || typeof res !== 'object' || !Array.isArray(res.Data)) {
+        throw new SpirisError(`Spiris returned a malformed page for GET ${path} (page ${page}): no Data.`);
       }
+      const meta = res.Meta && typeof res.Meta === 'object' ? res.Meta : undefined;
       // $top/$skip are known to be ignored and to return page 1 forever; if $page is
       // ever ignored the same way, stop rather than yield duplicates.
-      if (typeof res.Meta.CurrentPage === 'number' && res.Meta.CurrentPage !== page) {
+      if (typeof meta?.CurrentPage === 'number' && meta.CurrentPage !== page) {
         throw new SpirisError(
-          `Spiris returned page ${res.Meta.CurrentPage} when page ${page} of GET ${path} was asked for.`,
+          `Spiris returned page ${meta.CurrentPage} when page ${page} of GET ${path} was asked for.`,
         );
       }
+      const total = meta?.TotalNumberOfPages;
+      if (typeof total === 'number' && Number.isFinite(total)) {
+        yield* res.Data;
+        if (res.Data.length === 0 || page >= total) return;
+        continue;
+      }
+      // Without a page count, trusting page 1 alone would silently drop every later page
+      // (vouchers the unknown-outcome search must find), so read until a page comes back
+      // short. With no CurrentPage either, an ignored $page shows up as a repeated page.
+      sawMeta = false;
+      if (res.Data.length > 0) {
+        const fingerprint = JSON.stringify(res.Data);
+        if (fingerprint === previous) {
+          throw new SpirisError(
+            `Spiris returned the same page again for page ${page} of GET ${path} and sent no paging metadata; it seems to ignore $page.`,
+          );
+        }
+        previous = fingerprint;
+      }
       yield* res.Data;
-      if (res.Data.length === 0 || page >= (res.Meta.TotalNumberOfPages ?? 0)) return;
+      if (res.Data.length < pageSize) return;
     }
-    throw new SpirisError(`GET ${path} has more than ${maxPages} pages; narrow the query.`);
+    throw new SpirisError(
+      sawMeta
+        ? `GET ${path} has more than ${maxPages} pages; narrow the query.`
+        : `GET ${path} sent no page count and was still returning full pages after ${maxPages} pages of ${pageSize}; stopped. Narrow the query.`,
+    );
   }
 
   async #request<T>(

@@ -1,5 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
@@ -11,12 +14,14 @@ import {
   createConnection,
   getConnection,
   readConnectionSecret,
+  updateConnection,
 } from '../store/connections.repository.ts';
 import { openStore, type Store } from '../store/db.ts';
-import { listEvents } from '../store/events.repository.ts';
+import { listEvents, recordEvent } from '../store/events.repository.ts';
 import { refreshAccessToken, resolveSpirisEndpoints, revokeToken } from './oauth.ts';
 import { SpirisClient } from './spiris.client.ts';
 import { SpirisInvalidGrantError, SpirisReauthorizationRequiredError } from './spiris.errors.ts';
+import { SpirisTokenLeaseTimeoutError } from './token-lease.ts';
 import {
   NEEDS_REAUTHORIZATION,
   parseCredentials,
@@ -57,12 +62,13 @@ function config(): SpirisConnectionConfig {
 
 async function connection(
   creds?: Partial<SpirisCredentials>,
+  configOverride: Partial<SpirisConnectionConfig> = {},
 ): Promise<{ conn: ConnectionRecord; issued: { accessToken: string; refreshToken: string } }> {
   const issued = sim.issueTokens();
   const conn = await createConnection(store.db, sealer, {
     kind: 'spiris',
     environment: 'sandbox',
-    config: config() as unknown as Record<string, unknown>,
+    config: { ...config(), ...configOverride } as unknown as Record<string, unknown>,
     secret: serializeCredentials({
       clientSecret: new Secret(sim.clientSecret),
       accessToken: new Secret(issued.accessToken),
@@ -74,8 +80,19 @@ async function connection(
   return { conn, issued };
 }
 
-const tokensFor = (s: Store, id: string, aheadMs = 0) =>
-  new StoredSpirisTokens({ store: s, sealer, connectionId: id, now: () => new Date(Date.now() + aheadMs) });
+const tokensFor = (
+  s: Store,
+  id: string,
+  aheadMs = 0,
+  more: Partial<ConstructorParameters<typeof StoredSpirisTokens>[0]> = {},
+) =>
+  new StoredSpirisTokens({
+    store: s,
+    sealer,
+    connectionId: id,
+    now: () => new Date(Date.now() + aheadMs),
+    ...more,
+  });
 
 async function stored(id: string) {
   const { secret, version } = await readConnectionSecret(store.db, sealer, id);
@@ -146,7 +163,7 @@ describe('StoredSpirisTokens', () => {
     }
   });
 
-  it('two worker processes refresh at once: the database lock lets only one through', async () => {
+  it('two worker processes refresh at once: the cross-process lock (advisory lock, SQLite lease) lets only one through', async () => {
     const { conn } = await connection();
     sim.injectFault({ kind: 'slow', delayMs: 400, pathIncludes: '/connect/token' });
     const before = tokenPosts();
@@ -220,6 +237,175 @@ describe('StoredSpirisTokens', () => {
     expect((await stored(conn.id)).accessToken?.reveal()).not.toBe(issued.accessToken);
   });
 });
+
+describe('no database lock held across the identity server (SQLite: one connection, one writer)', () => {
+  it('other queries, in this process and from another handle, finish while a refresh waits on a slow identity server', async () => {
+    const identity = await startHeldIdentityProxy(config().tokenUrl!);
+    const second = await openStore(
+      store.dialect === 'postgres'
+        ? { databaseUrl: store.target, migrate: false }
+        : { sqlitePath: store.target, migrate: false },
+    );
+    try {
+      const { conn } = await connection({}, { tokenUrl: identity.url });
+      const { conn: other } = await connection();
+      let settled = false;
+      const refresh = tokensFor(store, conn.id, 2 * HOUR)
+        .getAccessToken()
+        .finally(() => {
+          settled = true;
+        });
+      await identity.received;
+
+      // Before the fix SQLite held its write transaction here: this process's queries
+      // queued behind it until the answer came, and another handle's write failed with
+      // SQLITE_BUSY after busy_timeout.
+      const started = Date.now();
+      expect((await within(1000, getConnection(store.db, other.id)))?.id).toBe(other.id);
+      await within(
+        1000,
+        recordEvent(store.db, { integrationId: null, actor: 'test', kind: 'test.ping', message: 'ping' }),
+      );
+      await within(1000, updateConnection(second.db, other.id, { externalName: 'written meanwhile' }));
+      await within(1000, tokensFor(second, other.id).getAccessToken());
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(settled).toBe(false);
+
+      identity.release();
+      const token = await refresh;
+      const after = await stored(conn.id);
+      expect(after.accessToken?.reveal()).toBe(token.reveal());
+      expect(after.version).toBe(2);
+      expect((await getConnection(store.db, other.id))?.externalName).toBe('written meanwhile');
+      if (store.dialect === 'sqlite') {
+        expect(await store.db.selectFrom('connection_leases').selectAll().execute()).toEqual([]);
+      }
+    } finally {
+      identity.release();
+      await identity.close();
+      await second.close();
+    }
+  });
+
+  it.runIf(process.env.KS_TEST_DB !== 'postgres')(
+    'a live lease elsewhere makes a refresher wait, then fail clearly; an expired one is taken over',
+    async () => {
+      const { conn } = await connection();
+      const future = new Date(Date.now() + 60_000).toISOString();
+      await store.db
+        .insertInto('connection_leases')
+        .values({
+          connection_id: conn.id,
+          holder: 'other-host:4242:beef',
+          acquired_at: future,
+          expires_at: future,
+        })
+        .execute();
+      const before = tokenPosts();
+      const quick = { refreshLease: { waitMs: 300, pollMs: 20 } };
+      const err = await tokensFor(store, conn.id, 2 * HOUR, quick)
+        .getAccessToken()
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(SpirisTokenLeaseTimeoutError);
+      expect(err.message).toMatch(/Another process \(other-host, pid 4242\).*still holds the refresh lease/);
+      expect(err.message).toMatch(/Nothing was booked or lost; try again/);
+      expect(tokenPosts()).toBe(before);
+      expect((await getConnection(store.db, conn.id))?.status).toBe('active');
+
+      // Its holder died without renewing: once the lease runs out, the next refresher takes it.
+      await store.db
+        .updateTable('connection_leases')
+        .set({ expires_at: new Date(Date.now() - 1).toISOString() })
+        .where('connection_id', '=', conn.id)
+        .execute();
+      await tokensFor(store, conn.id, 2 * HOUR, quick).getAccessToken();
+      expect(tokenPosts() - before).toBe(1);
+      expect(await store.db.selectFrom('connection_leases').selectAll().execute()).toEqual([]);
+    },
+  );
+
+  it.runIf(process.env.KS_TEST_DB !== 'postgres')(
+    'a lease left by a crashed process on this host is taken over at once',
+    async () => {
+      const { conn } = await connection();
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      const future = new Date(Date.now() + 60_000).toISOString();
+      await store.db
+        .insertInto('connection_leases')
+        .values({
+          connection_id: conn.id,
+          holder: `${hostname()}:${gone}:dead`,
+          acquired_at: future,
+          expires_at: future,
+        })
+        .execute();
+      const before = tokenPosts();
+      await tokensFor(store, conn.id, 2 * HOUR, {
+        refreshLease: { waitMs: 300, pollMs: 20 },
+      }).getAccessToken();
+      expect(tokenPosts() - before).toBe(1);
+    },
+  );
+});
+
+/** Rejects if `p` takes longer than `ms`: what "promptly" means here. */
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A real identity endpoint that holds every token request until released, then passes
+ * it on to the simulator: a refresh stays in flight for as long as the test needs.
+ */
+async function startHeldIdentityProxy(target: string): Promise<{
+  url: string;
+  received: Promise<void>;
+  release: () => void;
+  close: () => Promise<void>;
+}> {
+  let onReceived!: () => void;
+  const received = new Promise<void>((resolve) => {
+    onReceived = resolve;
+  });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      onReceived();
+      await released;
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'authorization', 'accept']) {
+        const v = req.headers[h];
+        if (typeof v === 'string') headers[h] = v;
+      }
+      const upstream = await fetch(target, {
+        method: req.method ?? 'POST',
+        headers,
+        body: Buffer.concat(chunks),
+      });
+      res.writeHead(upstream.status, {
+        'content-type': upstream.headers.get('content-type') ?? 'application/json',
+      });
+      res.end(await upstream.text());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/connect/token`,
+    received,
+    release,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 function startWorker(connectionId: string): {
   child: ChildProcess;

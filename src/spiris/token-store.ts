@@ -19,6 +19,7 @@ import {
   SpirisInvalidGrantError,
   SpirisReauthorizationRequiredError,
 } from './spiris.errors.ts';
+import { type TokenLeaseOptions, withTokenLease } from './token-lease.ts';
 
 // Where Spiris tokens live and how they are renewed. The tokens are one JSON document,
 // sealed in connections.secret_sealed; secret_version turns every write into a
@@ -153,36 +154,34 @@ export class StaticTokenSource implements SpirisTokenSource {
 const inProcessLocks = new Map<string, Promise<unknown>>();
 
 /**
- * Runs `fn` while holding the per-connection refresh lock, inside a transaction that
- * `fn` must use for its reads and writes (the new tokens are committed before the lock
- * is let go). Within a process a promise chain serialises callers, also across several
- * store handles. Across processes, PostgreSQL takes a transaction-scoped advisory lock;
- * SQLite takes its database write lock up front with a no-op UPDATE, so a second
- * process (a CLI run beside the service) waits for it instead of spending the same
- * refresh token. That wait blocks the other process for at most busy_timeout, which a
- * token request rarely comes close to; a burnt refresh token would cost a reconnect.
+ * Runs `fn` while holding the per-connection refresh lock; `fn` does its reads and
+ * writes through the handle it is given, and stores the new tokens before it returns.
+ * Within a process a promise chain serialises callers, also across several store
+ * handles. Across processes, PostgreSQL takes a transaction-scoped advisory lock (a
+ * pooled connection waits, nothing else does). SQLite has one connection per process
+ * and one writer per file, so a transaction held across the identity server's answer
+ * would stall every other query of the service and fail other processes' writes with
+ * SQLITE_BUSY; it takes a lease row instead (see withTokenLease) and runs `fn` outside
+ * any transaction, each write of it atomic on its own.
  */
 export async function withConnectionLock<T>(
   store: { db: Kysely<Database>; dialect: DialectName },
   connectionId: string,
   fn: (db: Kysely<Database>) => Promise<T>,
+  lease: TokenLeaseOptions = {},
 ): Promise<T> {
   const previous = inProcessLocks.get(connectionId) ?? Promise.resolve();
   const run = previous
     .catch(() => undefined)
     .then(() =>
-      store.db.transaction().execute(async (trx) => {
-        if (store.dialect === 'postgres') {
-          await sql`select pg_advisory_xact_lock(hashtext(${`klarna-spiris:spiris-token:${connectionId}`}))`.execute(
-            trx,
-          );
-        } else {
-          await sql`update connections set secret_version = secret_version where id = ${connectionId}`.execute(
-            trx,
-          );
-        }
-        return fn(trx);
-      }),
+      store.dialect === 'postgres'
+        ? store.db.transaction().execute(async (trx) => {
+            await sql`select pg_advisory_xact_lock(hashtext(${`klarna-spiris:spiris-token:${connectionId}`}))`.execute(
+              trx,
+            );
+            return fn(trx);
+          })
+        : withTokenLease(store.db, connectionId, lease, () => fn(store.db)),
     );
   const tail = run.catch(() => undefined);
   inProcessLocks.set(connectionId, tail);
@@ -206,6 +205,8 @@ export interface StoredTokenSourceOptions {
   timeoutMs?: number;
   /** Who is acting, for the event log (cli, scheduler, …). */
   actor?: string;
+  /** Timing of the SQLite refresh lease; the defaults suit production. */
+  refreshLease?: TokenLeaseOptions;
 }
 
 /**
@@ -315,72 +316,78 @@ export class StoredSpirisTokens implements SpirisTokenSource {
     // The lock callback returns instead of throwing for "needs re-authorization": on
     // PostgreSQL a throw would roll back the transaction it runs in, and the status
     // change must outlive it.
-    const outcome = await withConnectionLock(this.#o.store, conn.id, async (db): Promise<LockOutcome> => {
-      const { secret, version } = await readConnectionSecret(db, this.#o.sealer, conn.id);
-      const creds = parseCredentials(secret);
-      // Another worker may have refreshed while we waited for the lock.
-      const already = force ? undefined : this.#usable(creds, rejected);
-      if (already) return { token: already };
-      if (!creds.refreshToken) return this.#accessTokenOnlyOutcome(creds, rejected);
-      if (!config.tokenUrl || !config.clientId) {
-        throw new SpirisError(
-          `Spiris connection ${conn.id} has no token URL or client id to refresh with; reconnect with \`klarna-spiris connect spiris\`.`,
-        );
-      }
-
-      let tokens: TokenSet;
-      try {
-        tokens = await refreshAccessToken(
-          {
-            tokenUrl: config.tokenUrl,
-            clientId: config.clientId,
-            clientSecret: creds.clientSecret,
-            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
-            ...(this.#o.sleep ? { sleep: this.#o.sleep } : {}),
-            ...(this.#o.timeoutMs ? { timeoutMs: this.#o.timeoutMs } : {}),
-            ...(config.clientAuth ? { clientAuth: config.clientAuth } : {}),
-          },
-          creds.refreshToken,
-        );
-      } catch (err) {
-        if (err instanceof SpirisInvalidGrantError || err instanceof SpirisInvalidClientError) {
-          // A worker outside our lock (a second process on SQLite) may have won the race
-          // and stored the next pair; if so the connection is fine.
-          const again = await readConnectionSecret(db, this.#o.sealer, conn.id);
-          if (again.version !== version) {
-            const theirs = this.#usable(parseCredentials(again.secret), rejected);
-            if (theirs) return { token: theirs };
-          }
-          const reason =
-            err instanceof SpirisInvalidGrantError
-              ? "Spiris no longer accepts this connection's refresh token (invalid_grant: it expired, was revoked in Visma, or was already used). " +
-                'Nothing was booked or lost. Reconnect with `klarna-spiris connect spiris` to authorize again.'
-              : 'The Visma identity server no longer accepts the client id and secret of this connection (invalid_client). ' +
-                'Nothing was booked or lost. Reconnect with `klarna-spiris connect spiris` using the current client credentials.';
-          return { reason, cause: err.error };
+    const outcome = await withConnectionLock(
+      this.#o.store,
+      conn.id,
+      async (db): Promise<LockOutcome> => {
+        const { secret, version } = await readConnectionSecret(db, this.#o.sealer, conn.id);
+        const creds = parseCredentials(secret);
+        // Another worker may have refreshed while we waited for the lock.
+        const already = force ? undefined : this.#usable(creds, rejected);
+        if (already) return { token: already };
+        if (!creds.refreshToken) return this.#accessTokenOnlyOutcome(creds, rejected);
+        if (!config.tokenUrl || !config.clientId) {
+          throw new SpirisError(
+            `Spiris connection ${conn.id} has no token URL or client id to refresh with; reconnect with \`klarna-spiris connect spiris\`.`,
+          );
         }
-        throw err;
-      }
 
-      const next = credentialsFromTokenSet(tokens, creds, this.#now());
-      const stored = await writeConnectionSecret(
-        db,
-        this.#o.sealer,
-        conn.id,
-        serializeCredentials(next),
-        version,
-      );
-      if (!stored) {
-        // Only a writer that bypassed the lock gets here; its document is newer than ours.
-        const again = await readConnectionSecret(db, this.#o.sealer, conn.id);
-        const theirs = this.#usable(parseCredentials(again.secret), undefined);
-        if (theirs) return { token: theirs };
-        throw new SpirisError(
-          `The Spiris tokens of connection ${conn.id} were changed by another process during a refresh; try again.`,
+        let tokens: TokenSet;
+        try {
+          tokens = await refreshAccessToken(
+            {
+              tokenUrl: config.tokenUrl,
+              clientId: config.clientId,
+              clientSecret: creds.clientSecret,
+              ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+              ...(this.#o.sleep ? { sleep: this.#o.sleep } : {}),
+              ...(this.#o.timeoutMs ? { timeoutMs: this.#o.timeoutMs } : {}),
+              ...(config.clientAuth ? { clientAuth: config.clientAuth } : {}),
+            },
+            creds.refreshToken,
+          );
+        } catch (err) {
+          if (err instanceof SpirisInvalidGrantError || err instanceof SpirisInvalidClientError) {
+            // A worker outside our lock (one that took over a lease it found expired, or
+            // an older version without the lease) may have won the race and stored the
+            // next pair; if so the connection is fine.
+            const again = await readConnectionSecret(db, this.#o.sealer, conn.id);
+            if (again.version !== version) {
+              const theirs = this.#usable(parseCredentials(again.secret), rejected);
+              if (theirs) return { token: theirs };
+            }
+            const reason =
+              err instanceof SpirisInvalidGrantError
+                ? "Spiris no longer accepts this connection's refresh token (invalid_grant: it expired, was revoked in Visma, or was already used). " +
+                  'Nothing was booked or lost. Reconnect with `klarna-spiris connect spiris` to authorize again.'
+                : 'The Visma identity server no longer accepts the client id and secret of this connection (invalid_client). ' +
+                  'Nothing was booked or lost. Reconnect with `klarna-spiris connect spiris` using the current client credentials.';
+            return { reason, cause: err.error };
+          }
+          throw err;
+        }
+
+        const next = credentialsFromTokenSet(tokens, creds, this.#now());
+        const stored = await writeConnectionSecret(
+          db,
+          this.#o.sealer,
+          conn.id,
+          serializeCredentials(next),
+          version,
         );
-      }
-      return { token: next.accessToken!, expiresAt: Date.parse(next.accessTokenExpiresAt!) };
-    });
+        if (!stored) {
+          // Only a writer that bypassed the lock gets here; its document is newer than ours.
+          const again = await readConnectionSecret(db, this.#o.sealer, conn.id);
+          const theirs = this.#usable(parseCredentials(again.secret), undefined);
+          if (theirs) return { token: theirs };
+          throw new SpirisError(
+            `The Spiris tokens of connection ${conn.id} were changed by another process during a refresh; try again.`,
+          );
+        }
+        return { token: next.accessToken!, expiresAt: Date.parse(next.accessTokenExpiresAt!) };
+      },
+      this.#o.refreshLease,
+    );
     if ('token' in outcome) {
       if (outcome.expiresAt !== undefined)
         this.#cached = { token: outcome.token, expiresAt: outcome.expiresAt };

@@ -49,6 +49,8 @@ export interface KlarnaPayoutTable {
   transaction_count: number | null;
   transactions_complete: number;
   unknown_types_json: string | null;
+  /** Migration 070; NULL on payouts reconciled before it, read as none. */
+  unknown_detailed_types_json: string | null;
   reconciled: number | null;
   reconciliation_json: string | null;
   state: string;
@@ -94,6 +96,14 @@ export interface SyncLeaseTable {
   integration_id: string;
   holder: string;
   purpose: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
+/** A cross-process claim on a connection (migration 080): the SQLite token-refresh lease. */
+export interface ConnectionLeaseTable {
+  connection_id: string;
+  holder: string;
   acquired_at: string;
   expires_at: string;
 }
@@ -198,4 +208,5 @@ export interface Database {
   voucher_intents: VoucherIntentTable;
   sync_leases: SyncLeaseTable;
   rate_buckets: RateBucketTable;
+  connection_leases: ConnectionLeaseTable;
 }

@@ -5,6 +5,8 @@ import * as booking from './2026_11_26_020_booking.ts';
 import * as dropOrderIndex from './2026_11_26_021_drop_order_index.ts';
 import * as jobs from './2026_11_26_050_jobs.ts';
 import * as transactionExtras from './2026_11_26_060_transaction_extras.ts';
+import * as unknownDetailedTypes from './2026_11_26_070_unknown_detailed_types.ts';
+import * as connectionLeases from './2026_11_26_080_connection_leases.ts';
 
 type Dialect = 'sqlite' | 'postgres';
 interface DialectMigration {
@@ -20,6 +22,8 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '2026_11_26_021_drop_order_index': dropOrderIndex,
   '2026_11_26_050_jobs': jobs,
   '2026_11_26_060_transaction_extras': transactionExtras,
+  '2026_11_26_070_unknown_detailed_types': unknownDetailedTypes,
+  '2026_11_26_080_connection_leases': connectionLeases,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
