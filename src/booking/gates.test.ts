@@ -39,6 +39,16 @@ const CASES: Array<[GateCode, PlanOverrides, RegExp, RegExp]> = [
     /Update klarna-spiris.*or book this payout manually/,
   ],
   [
+    'UNKNOWN_FEE_TYPE',
+    {
+      totals: withSettlement({ sale_amount: 100_000, fee_amount: 3_000, tax_amount: 750 }),
+      facts: { feeByDetailedType: { PURCHASE_FEE_FIXED: 500, INSTANT_PAYOUT_FEE: 2_500 } },
+      mapping: { feeSplit: { enabled: true, other: '6990' } },
+    },
+    /Payout XISA93DJ has Klarna fees of a kind this integration does not know: INSTANT_PAYOUT_FEE \(25,00 SEK\)\. .*split fees into fixed, percentage and other fees .* the account would be a guess/,
+    /settlement report.*turn off the fee split in the booking settings.*or book this payout manually/,
+  ],
+  [
     'UNKNOWN_TOTAL',
     { totals: withSettlement({ sale_amount: 10_000, total_commission_reversal_amount: 250 }) },
     /amounts this integration does not know how to book: total_commission_reversal_amount 2,50/,
@@ -159,6 +169,7 @@ describe('gates', () => {
       'NOTHING_TO_BOOK',
       'UNRECONCILED',
       'UNKNOWN_TRANSACTION_TYPE',
+      'UNKNOWN_FEE_TYPE',
       'UNKNOWN_TOTAL',
       'UNBALANCED',
       'NO_FISCAL_YEAR',

@@ -15,6 +15,7 @@ export type GateCode =
   | 'NOTHING_TO_BOOK'
   | 'UNRECONCILED'
   | 'UNKNOWN_TRANSACTION_TYPE'
+  | 'UNKNOWN_FEE_TYPE'
   | 'UNKNOWN_TOTAL'
   | 'UNBALANCED'
   | 'NO_FISCAL_YEAR'
@@ -105,6 +106,20 @@ export const gateFailures = {
     action:
       'Update klarna-spiris to a version that knows these types, or book this payout manually and mark it as skipped.',
     details: { types },
+  }),
+
+  unknownFeeTypes: (
+    paymentReference: string,
+    fees: Array<{ detailedType: string; amountMinor: number }>,
+    currency: string,
+  ): GateFailure => ({
+    code: 'UNKNOWN_FEE_TYPE',
+    message: `Payout ${paymentReference} has Klarna fees of a kind this integration does not know: ${list(
+      fees.map((f) => `${f.detailedType} (${amount(f.amountMinor, currency)})`),
+    )}. Your booking settings split fees into fixed, percentage and other fees on different accounts, and the name does not say which of them ${fees.length === 1 ? 'this fee is' : 'these fees are'}, so the account would be a guess.`,
+    action:
+      'Look the fee up in the settlement report in Klarna’s Merchant Portal. Then update klarna-spiris to a version that knows it, or turn off the fee split in the booking settings (fees are then booked on one row) and sync again; or book this payout manually and mark it as skipped.',
+    details: { fees },
   }),
 
   unknownTotals: (paymentReference: string, totals: Record<string, number>): GateFailure => ({

@@ -106,14 +106,23 @@ export const FEE_GROUP_TEXT: Readonly<Record<FeeGroup, string>> = Object.freeze(
 
 /**
  * Klarna's fee detailed_types name their kind (PURCHASE_FEE_FIXED, PURCHASE_FEE_PERCENTAGE,
- * PERCENTAGE_FEES, …), so the group follows the name; new kinds land in a sensible group
- * without a code change. Everything else (servicing, late return, dispute …) is "other".
+ * PERCENTAGE_FEES, …), so the group follows the name; new kinds that say so land in their
+ * group without a code change. Everything else (servicing, late return, dispute …) is "other".
  */
 export function feeGroupOf(detailedType: string): FeeGroup {
+  return feeGroupByName(detailedType) ?? 'other';
+}
+
+/**
+ * The group a fee's name states, or undefined when it names neither kind. For a known
+ * detailed_type that means "other"; for an unknown one it means nobody can tell, since a
+ * new percentage fee need not say PERCENTAGE.
+ */
+export function feeGroupByName(detailedType: string): Exclude<FeeGroup, 'other'> | undefined {
   const t = detailedType.toUpperCase();
   if (t.includes('FIXED')) return 'fixed';
   if (t.includes('PERCENTAGE')) return 'percentage';
-  return 'other';
+  return undefined;
 }
 
 /**

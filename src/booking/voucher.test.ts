@@ -262,6 +262,77 @@ describe('fee split by detailed_type', () => {
     ).toEqual(['fee_amount']);
     expect(plan.warnings.join(' ')).toMatch(/one row.*add up to 0,01.*30,00/);
   });
+
+  describe('a fee kind Klarna added after this version', () => {
+    const withNew = { PURCHASE_FEE_FIXED: 500, PURCHASE_FEE_PERCENTAGE: 2_200, INSTANT_PAYOUT_FEE: 300 };
+    const unknownDetailedTypes = [
+      { type: 'FEE', detailedType: 'INSTANT_PAYOUT_FEE', lines: 2, amountMinor: 300 },
+    ];
+    const warning =
+      /Klarna sent transaction lines with a detailed type this integration does not know: INSTANT_PAYOUT_FEE \(2 FEE lines, 3,00 SEK\)\. They are kept and booked by their transaction type/;
+
+    it('without the split: booked on the fee row, with a warning', () => {
+      const plan = planVoucher(
+        planInput({ totals, facts: { feeByDetailedType: withNew, unknownDetailedTypes } }),
+      );
+      expect(ready(plan).rows.find((r) => r.source === 'fee_amount')?.debitMinor).toBe(3_000);
+      expect(plan.warnings).toEqual([expect.stringMatching(warning)]);
+    });
+
+    it('with the split onto different accounts: needs attention, the draft kept for preview', () => {
+      const plan = planVoucher(
+        planInput({
+          totals,
+          facts: { feeByDetailedType: withNew, unknownDetailedTypes },
+          mapping: { feeSplit: { enabled: true, other: '6990' } },
+        }),
+      );
+      expect(plan.status).toBe('needs_attention');
+      if (plan.ok) return;
+      expect(plan.failures.map((f) => f.code)).toEqual(['UNKNOWN_FEE_TYPE']);
+      expect(plan.failures[0]!.details).toEqual({
+        fees: [{ detailedType: 'INSTANT_PAYOUT_FEE', amountMinor: 300 }],
+      });
+      expect(plan.warnings).toEqual([expect.stringMatching(warning)]);
+      expect(plan.draft?.rows.find((r) => r.source === 'fee_amount:other')?.debitMinor).toBe(300);
+    });
+
+    it('with the split onto one account only: the guess changes nothing, so it books', () => {
+      const plan = planVoucher(
+        planInput({
+          totals,
+          facts: { feeByDetailedType: withNew, unknownDetailedTypes },
+          mapping: { feeSplit: { enabled: true } },
+        }),
+      );
+      expect(plan.status).toBe('ready');
+      expect(plan.warnings).toEqual([expect.stringMatching(warning)]);
+    });
+
+    it('whose name says its kind: booked in that group, with a warning', () => {
+      const plan = planVoucher(
+        planInput({
+          totals,
+          facts: {
+            feeByDetailedType: { PURCHASE_FEE_FIXED: 500, INSTANT_PAYOUT_FEE_PERCENTAGE: 2_500 },
+            unknownDetailedTypes: [
+              { type: 'FEE', detailedType: 'INSTANT_PAYOUT_FEE_PERCENTAGE', lines: 1, amountMinor: 2_500 },
+            ],
+          },
+          mapping: { feeSplit: { enabled: true, percentage: '6990' } },
+        }),
+      );
+      expect(
+        ready(plan)
+          .rows.filter((r) => r.source.startsWith('fee_amount'))
+          .map((r) => [r.source, r.account, r.debitMinor]),
+      ).toEqual([
+        ['fee_amount:fixed', '6064', 500],
+        ['fee_amount:percentage', '6990', 2_500],
+      ]);
+      expect(plan.warnings.join(' ')).toMatch(/INSTANT_PAYOUT_FEE_PERCENTAGE \(1 FEE line, 25,00 SEK\)/);
+    });
+  });
 });
 
 describe('cash method (kontantmetoden)', () => {

@@ -1,4 +1,4 @@
-import { type PayoutTotals, TOTAL_FIELDS } from '../klarna/klarna.types.ts';
+import { isUnknownDetailedType, type PayoutTotals, TOTAL_FIELDS } from '../klarna/klarna.types.ts';
 import { daysBetween, isIsoDate, stockholmDate } from './calendar.ts';
 import { formatRateSv, splitGrossVat } from './cash-method.ts';
 import { formatMinorSv, isPositiveDecimal, normaliseDecimal } from './decimal.ts';
@@ -22,6 +22,7 @@ import {
   FEE_GROUPS,
   type FeeGroup,
   feeGroupAccount,
+  feeGroupByName,
   feeGroupOf,
   postingModeMatchesBookkeepingMethod,
   SETTLEMENT_SIDE,
@@ -90,6 +91,16 @@ export interface PayoutFacts {
   feeByDetailedType?: Record<string, number>;
   /** Σ SALE and RETURN amounts by purchase_country (`''` when absent); needed only in cash mode. */
   grossByCountry?: { sale: Record<string, number>; return: Record<string, number> };
+  /** Lines whose detailed_type this version does not know, per type; they become a warning. */
+  unknownDetailedTypes?: UnknownDetailedType[];
+}
+
+export interface UnknownDetailedType {
+  type: string;
+  detailedType: string;
+  lines: number;
+  /** Σ amount as sent, in the payout's currency. */
+  amountMinor: number;
 }
 
 export interface ExchangeRate extends AppliedRate {
@@ -151,6 +162,8 @@ export function planVoucher(input: PlanVoucherInput): VoucherPlan {
     ...checkReconciliation(ref, input.reconciliation),
     ...checkTransactionTypes(ref, facts.typesSeen),
   ];
+  const unknownDetailed = facts.unknownDetailedTypes ?? [];
+  if (unknownDetailed.length > 0) warnings.push(unknownDetailedTypesWarning(unknownDetailed, currency));
   if (Object.keys(unknownTotals).length > 0) failures.push(gateFailures.unknownTotals(ref, unknownTotals));
 
   const { fiscalYear, failures: yearFailures } = checkFiscalYear(ref, chart, voucherDate);
@@ -294,6 +307,8 @@ function buildLines(
     if (total === 'fee_amount' && mapping.feeSplit.enabled && amountMinor !== 0) {
       const split = feeSplitLines(amountMinor, facts.feeByDetailedType, mapping, warnings);
       if (split) {
+        const guessed = guessedFees(facts.feeByDetailedType ?? {}, mapping);
+        if (guessed.length > 0) failures.push(gateFailures.unknownFeeTypes(ref, guessed, currency));
         lines.push(...split);
         continue;
       }
@@ -348,6 +363,30 @@ function feeSplitLines(
     source: `fee_amount:${group}`,
     purpose: FEE_GROUP_TEXT[group],
   }));
+}
+
+/**
+ * Unknown fee kinds whose group the split would have to guess: the name says neither
+ * fixed nor percentage, and the groups do not all book to one account (when they do,
+ * the guess cannot change the voucher).
+ */
+function guessedFees(
+  byDetailedType: Record<string, number>,
+  mapping: BookingMapping,
+): Array<{ detailedType: string; amountMinor: number }> {
+  if (new Set(FEE_GROUPS.map((g) => feeGroupAccount(mapping, g))).size === 1) return [];
+  return Object.entries(byDetailedType)
+    .filter(([d, value]) => value !== 0 && isUnknownDetailedType(d) && feeGroupByName(d) === undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([detailedType, value]) => ({ detailedType, amountMinor: Math.abs(value) }));
+}
+
+function unknownDetailedTypesWarning(unknown: readonly UnknownDetailedType[], currency: string): string {
+  const items = unknown.map(
+    (u) =>
+      `${u.detailedType} (${u.lines} ${u.type} line${u.lines === 1 ? '' : 's'}, ${formatMinorSv(u.amountMinor)} ${currency})`,
+  );
+  return `Klarna sent transaction lines with a detailed type this integration does not know: ${items.join(', ')}. They are kept and booked by their transaction type; if an amount looks wrong, compare it with the settlement report in Klarna’s Merchant Portal.`;
 }
 
 /**

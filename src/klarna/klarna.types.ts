@@ -76,6 +76,12 @@ const known = new Set<string>(KNOWN_TRANSACTION_TYPES);
 const knownDetailed = new Set<string>(KNOWN_DETAILED_TYPES);
 export const isKnownTransactionType = (t: string): t is KnownTransactionType => known.has(t);
 export const isKnownDetailedType = (t: string): boolean => knownDetailed.has(t);
+/**
+ * A detailed_type that is present but not on the known list. An empty string counts as
+ * absent: Klarna sends "" for fields that do not apply (capture_id on a RETURN).
+ */
+export const isUnknownDetailedType = (t: string | null | undefined): t is string =>
+  t != null && t !== '' && !knownDetailed.has(t);
 
 /** Integer minor units; Klarna never sends fractions, and a fraction means a broken payload. */
 const minor = z

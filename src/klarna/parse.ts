@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { KlarnaResponseError } from './klarna.errors.ts';
 import {
-  isKnownDetailedType,
   isKnownTransactionType,
+  isUnknownDetailedType,
   type KlarnaPayoutSummary,
   type KlarnaTransaction,
   type PayoutRecord,
@@ -91,7 +91,7 @@ export function parseTransaction(raw: unknown, where = 'transaction'): Transacti
     transaction: t,
     raw: raw as Record<string, unknown>,
     knownType: isKnownTransactionType(t.type),
-    knownDetailedType: t.detailed_type == null || isKnownDetailedType(t.detailed_type),
+    knownDetailedType: !isUnknownDetailedType(t.detailed_type),
   };
 }
 

@@ -120,6 +120,55 @@ describe(`payout import on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     expect(sim.requestCount - requestsBefore).toBe(1);
   });
 
+  it('keeps an unknown detailed_type, flags it on the payout and in the result, and still reconciles', async () => {
+    const other = (await createIntegration(store.db, { name: 'new-detail' })).id;
+    const merchant = sim.merchants[0]!;
+    const ref = merchant.payouts.find((p) =>
+      merchant.transactionsFor(p.payment_reference).some((t) => t.detailed_type === 'PURCHASE'),
+    )!.payment_reference;
+    const renaming = new KlarnaClient({
+      credentials: requireKlarnaCredentials({ apiKey: merchant.credentials.apiKey, baseUrl: sim.url }),
+      rateBudget: UNLIMITED_BUDGET,
+      retryPolicy: { maxRetries: 2, initialDelayMs: 1, maxDelayMs: 2, maxWaitMs: 10 },
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        if (!new URL(String(input)).pathname.endsWith('/transactions')) return res;
+        const body = (await res.json()) as { transactions: Record<string, unknown>[] };
+        for (const tx of body.transactions) {
+          if (tx.detailed_type === 'PURCHASE') tx.detailed_type = 'PURCHASE_PAY_IN_3';
+        }
+        return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+      },
+    });
+    const sales = merchant.transactionsFor(ref).filter((t) => t.detailed_type === 'PURCHASE').length;
+    const progress: ImportProgress[] = [];
+    const r = await importPayout({
+      store,
+      client: renaming,
+      integrationId: other,
+      paymentReference: ref,
+      onProgress: (e) => progress.push(e),
+    });
+    expect(r).toMatchObject({ reconciled: 1, notReconciled: 0, unknownTypes: [] });
+    expect(r.unknownDetailedTypes).toEqual(['PURCHASE_PAY_IN_3']);
+    expect(r.payouts[0]!.warnings).toEqual([
+      expect.stringContaining(`PURCHASE_PAY_IN_3 on ${sales} SALE line(s)`),
+    ]);
+    expect(progress.find((e) => e.kind === 'reconciled')).toMatchObject({
+      ok: true,
+      warnings: r.payouts[0]!.warnings,
+    });
+
+    const [stored] = await listPayouts(store.db, { integrationId: other });
+    expect(stored).toMatchObject({ reconciled: true, unknownDetailedTypes: ['PURCHASE_PAY_IN_3'] });
+    // The lines are kept as sent, and the database's own sums find the same detail.
+    const sums = await transactionSums(store.db, stored!.id);
+    expect(sums.detailedTypes?.SALE?.PURCHASE_PAY_IN_3?.count).toBe(sales);
+    expect(reconcile({ totals: stored!.totals, sums, currencyCode: stored!.currencyCode })).toEqual(
+      stored!.reconciliation,
+    );
+  });
+
   it('imports one payout by reference, idempotently', async () => {
     const other = (await createIntegration(store.db, { name: 'single' })).id;
     const ref = sim.merchants[0]!.payouts[3]!.payment_reference;

@@ -17,7 +17,7 @@ import { createTransactionSums, type Reconciliation, reconcile, type Transaction
 export type ImportProgress =
   | { kind: 'payout'; paymentReference: string; status: UpsertStatus }
   | { kind: 'transactions-page'; paymentReference: string; stored: number; total: number | undefined }
-  | { kind: 'reconciled'; paymentReference: string; ok: boolean; problems: string[] }
+  | { kind: 'reconciled'; paymentReference: string; ok: boolean; problems: string[]; warnings: string[] }
   | { kind: 'failed'; paymentReference: string; error: string };
 
 export interface ImportedPayout {
@@ -32,6 +32,10 @@ export interface ImportedPayout {
   problems: string[];
   /** Transaction types this version does not know, kept and flagged. */
   unknownTypes: string[];
+  /** detailed_type values this version does not know, kept and flagged; they do not fail the payout. */
+  unknownDetailedTypes: string[];
+  /** Reconciliation warnings: true of the payout, but no reason to stop it. */
+  warnings: string[];
   error?: string;
 }
 
@@ -45,6 +49,7 @@ export interface ImportResult {
   reconciled: number;
   notReconciled: number;
   unknownTypes: string[];
+  unknownDetailedTypes: string[];
   failed: number;
   payouts: ImportedPayout[];
 }
@@ -103,6 +108,7 @@ async function importRecords(
     reconciled: 0,
     notReconciled: 0,
     unknownTypes: [],
+    unknownDetailedTypes: [],
     failed: 0,
     payouts: [],
   };
@@ -137,6 +143,8 @@ async function importRecords(
       reconciled: payout.reconciled,
       problems: payout.reconciliation?.problems ?? [],
       unknownTypes: payout.unknownTypes,
+      unknownDetailedTypes: payout.unknownDetailedTypes,
+      warnings: payout.reconciliation?.warnings ?? [],
     };
     result.payouts.push(entry);
     if (!payout.transactionsComplete) toLoad.push({ payout, entry });
@@ -161,6 +169,8 @@ async function importRecords(
         entry.reconciled = loaded.reconciliation.ok;
         entry.problems = loaded.reconciliation.problems;
         entry.unknownTypes = loaded.reconciliation.unknownTypes;
+        entry.unknownDetailedTypes = loaded.reconciliation.unknownDetailedTypes;
+        entry.warnings = loaded.reconciliation.warnings;
       } catch (err) {
         // A payout Klarna cannot serve (gone, malformed) must not block the others; the
         // next run retries it because its lines stay incomplete. Anything that affects
@@ -185,13 +195,16 @@ async function importRecords(
   }
 
   const unknown = new Set<string>();
+  const unknownDetailed = new Set<string>();
   for (const entry of result.payouts) {
     if (entry.error !== undefined) continue;
     if (entry.reconciled === true) result.reconciled += 1;
     else if (entry.reconciled === false) result.notReconciled += 1;
     for (const t of entry.unknownTypes) unknown.add(t);
+    for (const t of entry.unknownDetailedTypes) unknownDetailed.add(t);
   }
   result.unknownTypes = [...unknown].sort();
+  result.unknownDetailedTypes = [...unknownDetailed].sort();
   return result;
 }
 
@@ -292,12 +305,15 @@ async function loadTransactions(
     paymentReference: payout.paymentReference,
     ok: reconciliation.ok,
     problems: reconciliation.problems,
+    warnings: reconciliation.warnings,
   });
   return { stored, reconciliation };
 }
 
 function sameSums(a: TransactionSums, b: TransactionSums): boolean {
   if (a.count !== b.count || a.currencies.join() !== b.currencies.join()) return false;
+  // Both builders sort their keys, so equal detail serialises alike.
+  if (JSON.stringify(a.detailedTypes) !== JSON.stringify(b.detailedTypes)) return false;
   const types = new Set([...Object.keys(a.byType), ...Object.keys(b.byType)]);
   for (const t of types) {
     const x = a.byType[t];

@@ -5,6 +5,7 @@ import { createTransactionSums, reconcile, settlementIdentity, type TransactionS
 
 interface Line {
   type: string;
+  detailed_type?: string | null;
   amount: number;
   vat_amount?: number;
   currency_code?: string;
@@ -167,6 +168,41 @@ const cases: Case[] = [
     identityNote: /holds without deposit_amount \(difference 200 equals the deposit of 200\)/,
   },
   {
+    name: 'identity holds only without tax_refund: reported, not accepted',
+    totals: T({ sale_amount: 1000, fee_refund_amount: 45, tax_refund_amount: 11, settlement_amount: 1045 }),
+    lines: [
+      { type: 'SALE', amount: 1000 },
+      { type: 'FEE_REFUND', amount: 45, vat_amount: 11 },
+    ],
+    ok: false,
+    failing: [],
+    identityOk: false,
+    identityDifference: 11,
+    identityNote:
+      /holds without tax_refund_amount \(difference 11 equals the tax refund of 11\); the adopted convention adds tax_refund/,
+  },
+  {
+    name: "identity holds only under Klarna's published formula, without deposit and tax_refund",
+    totals: T({
+      sale_amount: 1000,
+      fee_refund_amount: 45,
+      tax_refund_amount: 11,
+      deposit_amount: 200,
+      closing_debt_balance_amount: 200,
+      settlement_amount: 1045,
+    }),
+    lines: [
+      { type: 'SALE', amount: 1000 },
+      { type: 'FEE_REFUND', amount: 45, vat_amount: 11 },
+    ],
+    ok: false,
+    failing: [],
+    identityOk: false,
+    identityDifference: 211,
+    identityNote:
+      /holds without both deposit_amount \(200\) and tax_refund_amount \(11\), as in Klarna's published calculation/,
+  },
+  {
     name: 'negative sum with payout 0 and no deposit',
     totals: T({ sale_amount: 100, return_amount: 600, settlement_amount: 0 }),
     lines: [
@@ -320,6 +356,34 @@ describe('reconcile', () => {
     ]);
   });
 
+  it('names no tax_refund reading when the difference is something else', () => {
+    const r = settlementIdentity(T({ fee_refund_amount: 45, tax_refund_amount: 11, settlement_amount: 50 }));
+    expect(r).toMatchObject({ ok: false, difference: 6 });
+    expect(r.note ?? '').not.toMatch(/tax_refund/);
+  });
+
+  it('keeps and flags an unknown detailed_type as a warning, without failing the payout', () => {
+    const r = reconcile({
+      totals: T({ sale_amount: 1000, fee_amount: 40, tax_amount: 10, settlement_amount: 950 }),
+      sums: sumsOf([
+        { type: 'SALE', detailed_type: 'PURCHASE', amount: 1000 },
+        { type: 'FEE', detailed_type: 'PURCHASE_FEE_FIXED', amount: 10, vat_amount: 3 },
+        { type: 'FEE', detailed_type: 'INSTANT_PAYOUT_FEE', amount: 20, vat_amount: 5 },
+        { type: 'FEE', detailed_type: 'INSTANT_PAYOUT_FEE', amount: 10, vat_amount: 2 },
+        // Klarna's "" for a field that does not apply is no new value.
+        { type: 'SALE', detailed_type: '', amount: 0 },
+      ]),
+      currencyCode: 'SEK',
+    });
+    expect(r.ok).toBe(true);
+    expect(r.problems).toEqual([]);
+    expect(r.unknownTypes).toEqual([]);
+    expect(r.unknownDetailedTypes).toEqual(['INSTANT_PAYOUT_FEE']);
+    expect(r.warnings).toEqual([
+      '2 line(s) carry a detailed_type this version does not know (INSTANT_PAYOUT_FEE on 2 FEE line(s), Σ 30); they are kept and counted by their transaction type',
+    ]);
+  });
+
   it('mentions the acquirer commission-reversal reading when it is the one that balances', () => {
     const totals = {
       ...T({ commission_amount: 100, settlement_amount: 60 }),
@@ -343,6 +407,21 @@ describe('createTransactionSums', () => {
     expect(oneGo.byType.CORRECTION).toEqual({ count: 2, sum: -30, absSum: 70, negativeCount: 1, vatSum: 0 });
     expect(oneGo.byType.FEE?.vatSum).toBe(72);
     expect(oneGo.currencies).toEqual(['SEK']);
+  });
+
+  it('sums lines by detailed type within their type, leaving out lines without one', () => {
+    const sums = sumsOf([
+      { type: 'FEE', detailed_type: 'PURCHASE_FEE_FIXED', amount: 10 },
+      { type: 'FEE', detailed_type: 'PURCHASE_FEE_FIXED', amount: 15 },
+      { type: 'CHARGE', detailed_type: 'PURCHASE_FEE_FIXED', amount: 4 },
+      { type: 'FEE', detailed_type: null, amount: 7 },
+      { type: 'FEE', detailed_type: '__proto__', amount: 1 },
+    ]);
+    expect(sums.detailedTypes).toEqual({
+      CHARGE: { PURCHASE_FEE_FIXED: { count: 1, sum: 4 } },
+      FEE: { PURCHASE_FEE_FIXED: { count: 2, sum: 25 }, ['__proto__']: { count: 1, sum: 1 } },
+    });
+    expect(Object.hasOwn(sums.detailedTypes!.FEE!, '__proto__')).toBe(true);
   });
 
   it('refuses amounts that are not integer minor units', () => {

@@ -1,8 +1,9 @@
-import { isKnownTransactionType, type TotalField } from './klarna.types.ts';
+import { isKnownTransactionType, isUnknownDetailedType, type TotalField } from './klarna.types.ts';
 
 // Checks a payout's totals against its transactions and against Klarna's settlement
 // identity. Klarna's documentation leaves two things open (reference §3.7–3.8): whether
-// JSON amounts are ever negative, and whether deposit_amount is part of the identity.
+// JSON amounts are ever negative, and whether deposit_amount and tax_refund_amount
+// (both absent from Klarna's published calculation) are part of the identity.
 // The convention adopted here: transaction amounts are unsigned magnitudes whose
 // direction comes from the type, except CORRECTION, which is signed; and
 //   settlement = sale − return − reversal − fee − tax + fee_correction + commission
@@ -25,21 +26,58 @@ export interface TypeSums {
   vatSum: number;
 }
 
+export interface DetailedTypeSums {
+  count: number;
+  /** Σ amount as sent. */
+  sum: number;
+}
+
 export interface TransactionSums {
   count: number;
   byType: Record<string, TypeSums>;
   /** Every currency_code seen on the lines. */
   currencies: string[];
+  /**
+   * type → detailed_type → aggregates, for lines that carry a detailed_type. Optional
+   * only so sums written by hand in tests need not spell it out; both builders fill it.
+   */
+  detailedTypes?: Record<string, Record<string, DetailedTypeSums>>;
 }
 
 export interface TransactionSumsAccumulator {
-  add(tx: { type: string; amount: number; vat_amount?: number | null; currency_code?: string | null }): void;
+  add(tx: {
+    type: string;
+    detailed_type?: string | null;
+    amount: number;
+    vat_amount?: number | null;
+    currency_code?: string | null;
+  }): void;
   result(): TransactionSums;
+}
+
+/** Code-unit order: the same whatever the locale, so stored sums compare equal. */
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The detailed-type aggregates as a plain record, keys sorted so equal sums serialise alike. */
+export function sortedDetailedTypes(
+  detailed: ReadonlyMap<string, ReadonlyMap<string, DetailedTypeSums>>,
+): Record<string, Record<string, DetailedTypeSums>> {
+  const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => compare(a, b);
+  return Object.fromEntries(
+    [...detailed]
+      .sort(byKey)
+      .map(([type, perType]) => [
+        type,
+        Object.fromEntries([...perType].sort(byKey).map(([d, v]) => [d, { ...v }])),
+      ]),
+  );
 }
 
 /** Builds sums page by page, so a 50,000-line payout never sits in memory at once. */
 export function createTransactionSums(): TransactionSumsAccumulator {
   const byType: Record<string, TypeSums> = {};
+  // Maps, not objects: detailed_type is free text, and one such as __proto__ must stay a key.
+  const detailed = new Map<string, Map<string, DetailedTypeSums>>();
   const currencies = new Set<string>();
   let count = 0;
   return {
@@ -61,6 +99,19 @@ export function createTransactionSums(): TransactionSumsAccumulator {
       if (tx.amount < 0) s.negativeCount += 1;
       s.vatSum += vat;
       if (tx.currency_code) currencies.add(tx.currency_code);
+      const d = tx.detailed_type;
+      if (d != null && d !== '') {
+        let perType = detailed.get(tx.type);
+        if (!perType) {
+          perType = new Map();
+          detailed.set(tx.type, perType);
+        }
+        const ds = perType.get(d);
+        if (ds) {
+          ds.count += 1;
+          ds.sum += tx.amount;
+        } else perType.set(d, { count: 1, sum: tx.amount });
+      }
       count += 1;
     },
     result() {
@@ -68,6 +119,7 @@ export function createTransactionSums(): TransactionSumsAccumulator {
         count,
         byType: Object.fromEntries(Object.entries(byType).map(([k, v]) => [k, { ...v }])),
         currencies: [...currencies].sort(),
+        detailedTypes: sortedDetailedTypes(detailed),
       };
     },
   };
@@ -101,6 +153,13 @@ export interface Reconciliation {
   checks: ReconciliationCheck[];
   identity: ReconciliationIdentity;
   unknownTypes: string[];
+  /**
+   * detailed_type values this version does not know. They do not make the payout fail:
+   * the total a line counts toward follows its type, so the totals still check.
+   */
+  unknownDetailedTypes: string[];
+  /** What should be seen but does not stop the payout, e.g. an unknown detailed_type. */
+  warnings: string[];
   /** Human summary of everything that did not hold, empty when ok. */
   problems: string[];
 }
@@ -255,6 +314,24 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     });
   }
 
+  const unknownDetailed = Object.entries(sums.detailedTypes ?? {})
+    .flatMap(([t, perType]) =>
+      Object.entries(perType)
+        .filter(([d]) => isUnknownDetailedType(d))
+        .map(([d, s]) => ({ type: t, detailedType: d, ...s })),
+    )
+    .sort((a, b) => compare(a.detailedType, b.detailedType) || compare(a.type, b.type));
+  const unknownDetailedTypes = [...new Set(unknownDetailed.map((u) => u.detailedType))];
+  const warnings: string[] = [];
+  if (unknownDetailed.length > 0) {
+    const lines = unknownDetailed.reduce((n, u) => n + u.count, 0);
+    warnings.push(
+      `${lines} line(s) carry a detailed_type this version does not know (${unknownDetailed
+        .map((u) => `${u.detailedType} on ${u.count} ${u.type} line(s), Σ ${u.sum}`)
+        .join('; ')}); they are kept and counted by their transaction type`,
+    );
+  }
+
   const identity = settlementIdentity(input.totals);
   const ok = identity.ok && checks.every((c) => c.ok);
   const problems = [
@@ -270,7 +347,7 @@ export function reconcile(input: ReconcileInput): Reconciliation {
           `settlement identity: computed ${identity.computed}, settlement_amount ${identity.settlement} (difference ${identity.difference})${identity.note ? `; ${identity.note}` : ''}`,
         ]),
   ];
-  return { ok, checks, identity, unknownTypes, problems };
+  return { ok, checks, identity, unknownTypes, unknownDetailedTypes, warnings, problems };
 }
 
 /** settlement_amount against the adopted identity, naming any other reading that would balance. */
@@ -289,11 +366,24 @@ export function settlementIdentity(input: ReconcileTotals): ReconciliationIdenti
   if (missing.length > 0) notes.push(`absent from totals, taken as 0: ${missing.join(', ')}`);
   if (!ok) {
     const deposit = value('deposit_amount');
+    const taxRefund = value('tax_refund_amount');
     const commissionReversal =
       value('total_commission_reversal_amount') || value('commission_reversal_amount');
     if (deposit !== 0 && computed - deposit === settlement) {
       notes.push(
         `holds without deposit_amount (difference ${difference} equals the deposit of ${deposit}); the adopted convention adds deposit`,
+      );
+    }
+    // Klarna's published calculation lists neither term, so each alone and both together
+    // are readings the data may follow.
+    if (taxRefund !== 0 && computed - taxRefund === settlement) {
+      notes.push(
+        `holds without tax_refund_amount (difference ${difference} equals the tax refund of ${taxRefund}); the adopted convention adds tax_refund`,
+      );
+    }
+    if (deposit !== 0 && taxRefund !== 0 && computed - deposit - taxRefund === settlement) {
+      notes.push(
+        `holds without both deposit_amount (${deposit}) and tax_refund_amount (${taxRefund}), as in Klarna's published calculation; the adopted convention adds both`,
       );
     }
     if (commissionReversal !== 0 && computed - commissionReversal === settlement) {

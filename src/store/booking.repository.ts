@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import type { PayoutFacts, VoucherDraft } from '../booking/voucher.ts';
+import type { PayoutFacts, UnknownDetailedType, VoucherDraft } from '../booking/voucher.ts';
+import { isUnknownDetailedType } from '../klarna/klarna.types.ts';
 import { assertTransition, type PayoutState } from '../sync/payout-state.ts';
 import { newId, nowIso } from './ids.ts';
 import { type StoredPayout, toPayout } from './payouts.repository.ts';
@@ -124,20 +125,30 @@ export async function countPayoutsByState(db: Db, integrationId: string): Promis
 
 /**
  * What the planner needs from a payout's lines, in one GROUP BY: the types seen, fees
- * by detailed type and sales/returns by purchase country.
+ * by detailed type, sales/returns by purchase country and detailed types nobody knows.
  */
 export async function payoutFacts(db: Db, payoutId: string): Promise<Required<PayoutFacts>> {
-  const { rows } = await sql<{ type: string; detail: string | null; country: string | null; total: unknown }>`
+  const { rows } = await sql<{
+    type: string;
+    detail: string | null;
+    country: string | null;
+    detailed_type: string | null;
+    lines: unknown;
+    total: unknown;
+  }>`
     select type,
       case when type = 'FEE' then coalesce(detailed_type, '') end as detail,
       case when type in ('SALE', 'RETURN') then coalesce(purchase_country, '') end as country,
+      detailed_type,
+      count(*) as lines,
       sum(amount) as total
     from klarna_transactions
     where payout_id = ${payoutId}
-    group by 1, 2, 3`.execute(db);
+    group by 1, 2, 3, 4`.execute(db);
   const types = new Set<string>();
   const feeByDetailedType: Record<string, number> = {};
   const grossByCountry = { sale: {} as Record<string, number>, return: {} as Record<string, number> };
+  const unknown = new Map<string, UnknownDetailedType>();
   for (const r of rows) {
     types.add(r.type);
     const total = toSafeInteger(r.total);
@@ -146,8 +157,16 @@ export async function payoutFacts(db: Db, payoutId: string): Promise<Required<Pa
       const bucket = r.type === 'SALE' ? grossByCountry.sale : grossByCountry.return;
       bucket[r.country] = (bucket[r.country] ?? 0) + total;
     }
+    if (isUnknownDetailedType(r.detailed_type)) {
+      const key = `${r.detailed_type}\u0000${r.type}`;
+      const u = unknown.get(key) ?? { type: r.type, detailedType: r.detailed_type, lines: 0, amountMinor: 0 };
+      unknown.set(key, u);
+      u.lines += toSafeInteger(r.lines);
+      u.amountMinor += total;
+    }
   }
-  return { typesSeen: [...types].sort(), feeByDetailedType, grossByCountry };
+  const unknownDetailedTypes = [...unknown.keys()].sort().map((k) => unknown.get(k)!);
+  return { typesSeen: [...types].sort(), feeByDetailedType, grossByCountry, unknownDetailedTypes };
 }
 
 // ---- state changes ---------------------------------------------------------------------

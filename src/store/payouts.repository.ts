@@ -6,7 +6,13 @@ import type {
   PayoutTotals,
   TransactionRecord,
 } from '../klarna/klarna.types.ts';
-import type { Reconciliation, TransactionSums, TypeSums } from '../klarna/reconcile.ts';
+import {
+  type DetailedTypeSums,
+  type Reconciliation,
+  sortedDetailedTypes,
+  type TransactionSums,
+  type TypeSums,
+} from '../klarna/reconcile.ts';
 import { nativeSqlite } from './db.ts';
 import { newId, nowIso } from './ids.ts';
 import type { Database, KlarnaPayoutTable, KlarnaTransactionTable } from './schema.ts';
@@ -28,6 +34,8 @@ export interface StoredPayout {
   transactionCount: number | null;
   transactionsComplete: boolean;
   unknownTypes: string[];
+  /** detailed_type values this version does not know; flagged, not blocking. */
+  unknownDetailedTypes: string[];
   reconciled: boolean | null;
   reconciliation: Reconciliation | null;
   state: string;
@@ -83,8 +91,11 @@ export function toPayout(row: Selectable<KlarnaPayoutTable>): StoredPayout {
     transactionCount: row.transaction_count === null ? null : Number(row.transaction_count),
     transactionsComplete: Number(row.transactions_complete) === 1,
     unknownTypes: row.unknown_types_json ? (JSON.parse(row.unknown_types_json) as string[]) : [],
+    unknownDetailedTypes: row.unknown_detailed_types_json
+      ? (JSON.parse(row.unknown_detailed_types_json) as string[])
+      : [],
     reconciled: row.reconciled === null ? null : Number(row.reconciled) === 1,
-    reconciliation: row.reconciliation_json ? (JSON.parse(row.reconciliation_json) as Reconciliation) : null,
+    reconciliation: row.reconciliation_json ? parseReconciliation(row.reconciliation_json) : null,
     state: row.state,
     stateReason: row.state_reason,
     voucherId: row.voucher_id,
@@ -92,6 +103,14 @@ export function toPayout(row: Selectable<KlarnaPayoutTable>): StoredPayout {
     fetchedAt: row.fetched_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** A stored reconciliation; one made before detailed types were checked lacks their fields. */
+function parseReconciliation(json: string): Reconciliation {
+  const r = JSON.parse(json) as Reconciliation;
+  r.unknownDetailedTypes ??= [];
+  r.warnings ??= [];
+  return r;
 }
 
 function toTransaction(row: Selectable<KlarnaTransactionTable>): StoredTransaction {
@@ -178,6 +197,7 @@ export async function upsertPayout(
         transaction_count: null,
         transactions_complete: 0,
         unknown_types_json: null,
+        unknown_detailed_types_json: null,
         reconciled: null,
         reconciliation_json: null,
         state: 'discovered',
@@ -530,6 +550,7 @@ export async function completeTransactions(
       transactions_complete: 1,
       transaction_count: input.count,
       unknown_types_json: JSON.stringify(input.reconciliation.unknownTypes),
+      unknown_detailed_types_json: JSON.stringify(input.reconciliation.unknownDetailedTypes),
       reconciled: input.reconciliation.ok ? 1 : 0,
       reconciliation_json: JSON.stringify(input.reconciliation),
       updated_at: nowIso(),
@@ -549,6 +570,7 @@ export async function recordReconciliation(
     .updateTable('klarna_payouts')
     .set({
       unknown_types_json: JSON.stringify(reconciliation.unknownTypes),
+      unknown_detailed_types_json: JSON.stringify(reconciliation.unknownDetailedTypes),
       reconciled: reconciliation.ok ? 1 : 0,
       reconciliation_json: JSON.stringify(reconciliation),
       updated_at: nowIso(),
@@ -636,12 +658,14 @@ export async function listTransactions(
 
 /** The same aggregates as createTransactionSums(), computed by the database over stored lines. */
 export async function transactionSums(db: Kysely<Database>, payoutId: string): Promise<TransactionSums> {
-  // One pass over the lines: grouped by currency too, then folded per type here.
+  // One pass over the lines: grouped by currency and detailed type too, then folded per
+  // type here.
   const rows = await db
     .selectFrom('klarna_transactions')
     .select((eb) => [
       'type',
       'currency_code',
+      'detailed_type',
       eb.fn.countAll().as('count'),
       eb.fn.sum<number | string>('amount').as('sum'),
       eb.fn.sum<number | string>(sql`abs(amount)`).as('abs_sum'),
@@ -649,9 +673,10 @@ export async function transactionSums(db: Kysely<Database>, payoutId: string): P
       eb.fn.sum<number | string>(sql`coalesce(vat_amount, 0)`).as('vat_sum'),
     ])
     .where('payout_id', '=', payoutId)
-    .groupBy(['type', 'currency_code'])
+    .groupBy(['type', 'currency_code', 'detailed_type'])
     .execute();
   const byType: Record<string, TypeSums> = {};
+  const detailed = new Map<string, Map<string, DetailedTypeSums>>();
   const currencies = new Set<string>();
   let count = 0;
   for (const r of rows) {
@@ -664,13 +689,29 @@ export async function transactionSums(db: Kysely<Database>, payoutId: string): P
     s.vatSum = safeAdd(s.vatSum, toSafeInteger(r.vat_sum));
     count = safeAdd(count, toSafeInteger(r.count));
     currencies.add(r.currency_code);
+    if (r.detailed_type !== null && r.detailed_type !== '') {
+      let perType = detailed.get(r.type);
+      if (!perType) {
+        perType = new Map();
+        detailed.set(r.type, perType);
+      }
+      const d = perType.get(r.detailed_type) ?? { count: 0, sum: 0 };
+      perType.set(r.detailed_type, d);
+      d.count = safeAdd(d.count, toSafeInteger(r.count));
+      d.sum = safeAdd(d.sum, toSafeInteger(r.sum));
+    }
   }
   const sorted = Object.fromEntries(
     Object.keys(byType)
       .sort()
       .map((t) => [t, byType[t]!]),
   );
-  return { count, byType: sorted, currencies: [...currencies].sort() };
+  return {
+    count,
+    byType: sorted,
+    currencies: [...currencies].sort(),
+    detailedTypes: sortedDetailedTypes(detailed),
+  };
 }
 
 function safeAdd(a: number, b: number): number {

@@ -192,7 +192,12 @@ export async function applyVerdict(
     reason,
     actor: ctx.actor,
     message: verdictMessage(payout, verdict, reason),
-    data: failures.length > 0 ? { codes: failures.map((f) => f.code) } : {},
+    data: {
+      ...(failures.length > 0 ? { codes: failures.map((f) => f.code) } : {}),
+      // A ready payout is posted without anyone looking at its plan: its event is where
+      // what it was warned about stays on record.
+      ...(stored.warnings.length > 0 ? { warnings: stored.warnings } : {}),
+    },
   });
   return moved ? target : payout.state;
 }
@@ -201,7 +206,7 @@ function verdictMessage(payout: BookingPayout, verdict: PayoutVerdict, reason: s
   const ref = payout.paymentReference;
   switch (verdict.status) {
     case 'ready':
-      return `Payout ${ref} is ready to book.`;
+      return `Payout ${ref} is ready to book.${verdict.plan.warnings.map((w) => ` Note: ${w}`).join('')}`;
     case 'skip':
       return `Payout ${ref} is skipped: ${reason ?? 'nothing to book'}`;
     case 'waiting':

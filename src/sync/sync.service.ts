@@ -47,6 +47,7 @@ import { PLANNABLE_STATES, type SyncWindow, syncWindow } from './sync-window.ts'
 const REFETCH_CODES = new Set([
   'UNRECONCILED',
   'UNKNOWN_TRANSACTION_TYPE',
+  'UNKNOWN_FEE_TYPE',
   'COUNTRY_BREAKDOWN_MISMATCH',
   'INVALID_PAYOUT',
 ]);
@@ -411,6 +412,7 @@ async function rereconcileIfNeeded(deps: SyncDeps, payout: BookingPayout): Promi
     reconciled: reconciliation.ok,
     reconciliation,
     unknownTypes: reconciliation.unknownTypes,
+    unknownDetailedTypes: reconciliation.unknownDetailedTypes,
   };
 }
 
