@@ -54,7 +54,7 @@ export async function readSecret(
   return first;
 }
 
-async function setPassword(ctx: CliContext): Promise<void> {
+async function setPassword(ctx: CliContext, json: boolean): Promise<void> {
   const password = await readSecret(process.stdin, ctx.stderr, 'New admin password: ');
   const problem = checkNewPassword(password);
   if (problem === 'too_short')
@@ -67,7 +67,12 @@ async function setPassword(ctx: CliContext): Promise<void> {
     kind: 'admin.password_set',
     message: 'Admin password set from the CLI',
   });
-  ctx.stdout.write('Admin password set. Existing admin sessions were logged out.\n');
+  emit(
+    ctx,
+    json,
+    { passwordSet: true, sessionsLoggedOut: true },
+    () => 'Admin password set. Existing admin sessions were logged out.',
+  );
 }
 
 export const registerAdminCommands: RegisterCommands = (program, ctx) => {
@@ -80,7 +85,8 @@ export const registerAdminCommands: RegisterCommands = (program, ctx) => {
     .description('Manage the admin password')
     .command('set')
     .description('Set the admin password (read from stdin, or asked for on a terminal)')
-    .action(async () => setPassword(ctx));
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => setPassword(ctx, Boolean(opts.json)));
 
   const token = admin.command('token').description('API tokens for /api/v1 (Authorization: Bearer <token>)');
 
@@ -119,7 +125,8 @@ export const registerAdminCommands: RegisterCommands = (program, ctx) => {
   token
     .command('revoke <idOrName>')
     .description('Revoke an API token by id, or by name when one active token has it')
-    .action(async (idOrName: string) => {
+    .option('--json', 'print JSON')
+    .action(async (idOrName: string, opts: { json?: boolean }) => {
       const app = await ctx.app();
       const revoked = await revokeApiToken(app.store.db, idOrName);
       if (!revoked) throw new CliError(`no single active token matches "${idOrName}"`);
@@ -128,6 +135,6 @@ export const registerAdminCommands: RegisterCommands = (program, ctx) => {
         kind: 'admin.token_revoked',
         message: `API token "${revoked.name}" (${revoked.hint}) revoked`,
       });
-      ctx.stdout.write(`Revoked ${revoked.name} (${revoked.hint}).\n`);
+      emit(ctx, Boolean(opts.json), revoked, () => `Revoked ${revoked.name} (${revoked.hint}).`);
     });
 };

@@ -20,6 +20,7 @@ import {
   defaultMerchantId,
   generateMerchant,
   type MerchantSpec,
+  type SimCurrency,
   type SimEnvironment,
   type SimMerchant,
   type SimPayout,
@@ -666,6 +667,10 @@ export interface KlarnaSimulatorCliOptions {
   environment?: string;
   seed?: number;
   days?: number;
+  /** Default ['SEK']; one payout per currency per day. */
+  currencies?: SimCurrency[];
+  /** Gives the last payout (of the first currency) exactly this many transactions. */
+  largePayoutTransactions?: number;
   log: (line: string) => void;
 }
 
@@ -685,7 +690,18 @@ export async function runKlarnaSimulatorCli(opts: KlarnaSimulatorCliOptions): Pr
   const sim = await startKlarnaSimulator({
     port: opts.port ?? 0,
     environment,
-    merchants: [{ seed, days, startDate }],
+    merchants: [
+      {
+        seed,
+        days,
+        startDate,
+        ...(opts.currencies?.length ? { currencies: opts.currencies } : {}),
+        // The last day, so a first sync over the default trailing window already meets it.
+        ...(opts.largePayoutTransactions
+          ? { largePayouts: [{ index: days - 1, transactions: opts.largePayoutTransactions }] }
+          : {}),
+      },
+    ],
   });
   opts.log(`Klarna Settlements API simulator (${environment}) listening on ${sim.url}`);
   opts.log(`API base URL: ${sim.url}${API_PREFIX}`);

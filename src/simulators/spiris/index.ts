@@ -489,9 +489,15 @@ export async function startSpirisSimulator(options: SpirisSimulatorOptions = {})
 /** Starts the simulator for manual use and prints how to reach it; the server keeps the process alive. */
 export async function runSpirisSimulatorCli(opts: {
   port?: number;
+  accessTokenLifetimeSeconds?: number;
   log: (line: string) => void;
 }): Promise<SpirisSimulator> {
-  const sim = await startSpirisSimulator({ port: opts.port ?? 0 });
+  const sim = await startSpirisSimulator({
+    port: opts.port ?? 0,
+    ...(opts.accessTokenLifetimeSeconds
+      ? { accessTokenLifetimeSeconds: opts.accessTokenLifetimeSeconds }
+      : {}),
+  });
   opts.log(`Visma Spiris simulator listening on ${sim.url}`);
   opts.log(`  API base URL:      ${sim.apiBaseUrl}`);
   opts.log(`  Identity base URL: ${sim.identityBaseUrl}`);
@@ -501,5 +507,6 @@ export async function runSpirisSimulatorCli(opts: {
   opts.log(`  Client secret:     ${sim.clientSecret}`);
   opts.log(`  Company:           ${DEFAULT_COMPANY_NAME} (${DEFAULT_ORG_NUMBER}), id ${sim.companyId}`);
   opts.log('  Redirect URIs:     any http://localhost or http://127.0.0.1 URL');
+  opts.log(`  Access tokens:     valid ${opts.accessTokenLifetimeSeconds || 3600} s`);
   return sim;
 }
