@@ -438,6 +438,10 @@ function humanImport(title: string, r: ImportResult): string {
   ];
   if (r.unknownTypes.length > 0)
     lines.push(`Unknown transaction types kept and flagged: ${r.unknownTypes.join(', ')}.`);
+  if (r.unknownDetailedTypes.length > 0)
+    lines.push(
+      `Unknown detailed types kept and flagged (booked by their transaction type): ${r.unknownDetailedTypes.join(', ')}.`,
+    );
   for (const p of r.payouts) {
     const state = p.error
       ? `failed: ${p.error}`
@@ -450,6 +454,7 @@ function humanImport(title: string, r: ImportResult): string {
       `  ${p.payoutDate.slice(0, 10)}  ${p.paymentReference.padEnd(12)} ${money(p.settlementAmount, p.currencyCode).padStart(14)} ${p.currencyCode}  ${p.status.padEnd(9)} ${state}`,
     );
     if (p.reconciled === false) for (const problem of p.problems) lines.push(`      ${problem}`);
+    for (const warning of p.warnings) lines.push(`      note: ${warning}`);
   }
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IntegrationFixture, openIntegrationFixture } from '../../test/support/integration-fixture.ts';
 import { formatMinorSv } from '../booking/decimal.ts';
+import { CASH_MODE_EXPLANATION } from '../booking/mapping.ts';
 import { listEvents } from '../store/events.repository.ts';
 import { main } from './main.ts';
 
@@ -81,8 +82,17 @@ describe(`sync commands on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Unknown mapping key "fees"/);
 
-    expect((await run(['mapping', 'set', 'bank.EUR', '1932'])).code).toBe(0);
-    expect((await run(['mapping', 'set', 'postingMode', 'cash'])).code).toBe(0);
+    const eur = await run(['mapping', 'set', 'bank.EUR', '1932']);
+    expect(eur.code).toBe(0);
+    expect(eur.stdout).not.toContain('kontantmetoden');
+    const cash = await run(['mapping', 'set', 'postingMode', 'cash']);
+    expect(cash.code).toBe(0);
+    expect(cash.stdout).toContain('postingMode is now cash (was clearing)');
+    expect(cash.stdout).toContain(CASH_MODE_EXPLANATION);
+    const cashJson = JSON.parse((await run(['mapping', 'set', 'postingMode', 'cash', '--json'])).stdout);
+    expect(cashJson).toMatchObject({ path: 'postingMode', to: 'cash', note: CASH_MODE_EXPLANATION });
+    const help = await run(['mapping', 'set', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('one VAT rate per country');
     const shown = JSON.parse((await run(['mapping', 'show', '--json'])).stdout);
     expect(shown.mapping).toMatchObject({ postingMode: 'cash', foreignBankAccounts: { EUR: '1932' } });
     const human = await run(['mapping', 'show']);

@@ -2,7 +2,7 @@ import type { App } from '../app.ts';
 import { isIsoDate } from '../booking/calendar.ts';
 import { formatMinorSv } from '../booking/decimal.ts';
 import { currencyMinorDigits } from '../booking/fx.ts';
-import { BOOKED_TOTALS, DEFAULT_BOOKING_MAPPING } from '../booking/mapping.ts';
+import { BOOKED_TOTALS, CASH_MODE_EXPLANATION, DEFAULT_BOOKING_MAPPING } from '../booking/mapping.ts';
 import { KlarnaNotConnectedError } from '../klarna/klarna.connection.ts';
 import { KlarnaError } from '../klarna/klarna.errors.ts';
 import { cliActor } from '../setup/audit.ts';
@@ -117,6 +117,7 @@ export const registerSyncCommands: RegisterCommands = (program, ctx) => {
     .argument('<value>', 'an account number, or the value for the key')
     .option('--integration <name>', 'integration name or id')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', `\npostingMode is clearing (the default) or cash. ${CASH_MODE_EXPLANATION}\n`)
     .action(async (key: string, value: string, opts: SyncCliOptions) => mappingSet(ctx, key, value, opts));
   mapping
     .command('reset')
@@ -342,12 +343,16 @@ async function mappingSet(ctx: CliContext, key: string, value: string, opts: Syn
   setPath(next, path, parseValue(path, value));
   const { mapping } = await storeMapping(app, integration, next);
   const after = getPath(mapping as unknown as Json, path);
+  // Cash mode books sales VAT from a rate the merchant enters per country; what that cannot
+  // cover has to be read at the moment of choosing it, not first in a connection-test warning.
+  const note = path[0] === 'postingMode' && after === 'cash' ? CASH_MODE_EXPLANATION : undefined;
   emit(
     ctx,
     !!opts.json,
-    { key, path: path.join('.'), from: before ?? null, to: after, mapping },
+    { key, path: path.join('.'), from: before ?? null, to: after, mapping, ...(note ? { note } : {}) },
     () =>
-      `${key} is now ${String(after)} (was ${String(before ?? 'not set')}). Payouts that need attention are checked again on the next sync.`,
+      `${key} is now ${String(after)} (was ${String(before ?? 'not set')}). Payouts that need attention are checked again on the next sync.` +
+      (note ? `\n\n${note}` : ''),
   );
 }
 

@@ -45,6 +45,16 @@ describe('the setup guide', () => {
     expect(renderGuideText('sv')).toMatch(/^1\. Anslut Klarna/);
   });
 
+  it('tells what cash mode assumes before anyone picks it', () => {
+    const step = SETUP_GUIDE[2]!.steps.find((s) => s.id === 'go-live.posting-mode')!;
+    expect(step.command).toBe('klarna-spiris mapping set postingMode cash');
+    expect(step.body.en).toMatch(/one VAT rate per purchase country/);
+    expect(step.body.en).toMatch(/mixed rates \(food 12 %, books 6 %\) should keep clearing/);
+    expect(step.body.sv).toMatch(/en momssats per köpland/);
+    const steps = SETUP_GUIDE[2]!.steps.map((s) => s.id);
+    expect(steps.indexOf('go-live.posting-mode')).toBeLessThan(steps.indexOf('go-live.preview'));
+  });
+
   it('is frozen, so a renderer cannot change it for everyone', () => {
     expect(Object.isFrozen(SETUP_GUIDE[0]!.steps[0]!.title)).toBe(true);
   });

@@ -152,6 +152,15 @@ const GO_LIVE: GuideSection = {
       command: 'klarna-spiris mode test',
     },
     {
+      id: 'go-live.posting-mode',
+      title: { en: 'Choose how payouts are booked', sv: 'Välj hur utbetalningarna bokförs' },
+      body: {
+        en: "The default, clearing, suits most shops: the webshop's invoices book the sales and their VAT, and each payout clears the Klarna receivable on 1580. Cash mode (kontantmetoden) books sales and output VAT from the payout itself, but Klarna's settlement data carries no VAT on your sales, so it assumes one VAT rate per purchase country, the one you enter. Shops with mixed rates (food 12 %, books 6 %) should keep clearing.",
+        sv: 'Standardläget, avräkning, passar de flesta butiker: webbshoppens fakturor bokför försäljningen och dess moms, och varje utbetalning avräknar Klarnafordran på 1580. Kontantmetoden bokför försäljning och utgående moms från själva utbetalningen, men Klarnas avräkningsdata innehåller ingen moms på din försäljning, så den utgår från en momssats per köpland, den du anger. Butiker med blandade momssatser (livsmedel 12 %, böcker 6 %) bör behålla avräkning.',
+      },
+      command: 'klarna-spiris mapping set postingMode cash',
+    },
+    {
       id: 'go-live.preview',
       title: { en: 'Preview the vouchers', sv: 'Förhandsgranska verifikationerna' },
       body: {

@@ -1,6 +1,8 @@
 // The admin UI speaks Swedish by default (the books are Swedish) and English on request.
 // Adding a language means adding one more dictionary of the same shape.
 
+import { CASH_MODE_EXPLANATION } from '../../booking/mapping.ts';
+
 const sv = {
   'app.name': 'Klarna → Spiris',
   'app.tagline': 'Bokför Klarnas utbetalningar i Visma Spiris',
@@ -342,6 +344,8 @@ const sv = {
     'Avräkning: webbshoppens fakturor bokför försäljning och moms, utbetalningen avräknar fordran på 1580. Kontantmetoden: utbetalningen bokför försäljning och utgående moms.',
   'mapping.mode.clearing': 'Avräkning mot kundfordran (fakturametoden)',
   'mapping.mode.cash': 'Kontantmetoden',
+  'mapping.mode.cashNote':
+    'Kontantmetoden bokför varje utbetalnings försäljning och returer som intäkt och utgående moms, uppdelat på köparens land. Klarnas avräkningsdata innehåller ingen moms på din försäljning (dess momsfält gäller momsen på Klarnas egna avgifter), så kontantmetoden utgår från en momssats per land: den sats du anger för landet. Butiker med blandade momssatser (livsmedel 12 %, böcker 6 %) bör använda standardläget avräkning, där webbshoppens fakturor bär försäljningsmomsen och utbetalningen bara avräknar Klarnafordran på 1580.',
   'mapping.bank.title': 'Bankkonton',
   'mapping.bank.sek': 'Bankkonto för SEK-utbetalningar',
   'mapping.bank.foreign': 'Bankkonto för {currency}',
@@ -803,6 +807,8 @@ const en: Record<MessageKey, string> = {
     "Clearing: the webshop's invoices book sales and VAT; the payout clears the receivable on 1580. Cash method: the payout books sales and output VAT.",
   'mapping.mode.clearing': 'Clearing against the receivable (invoice method)',
   'mapping.mode.cash': 'Cash method (kontantmetoden)',
+  // The CLI prints the same words when cash mode is set, so they are kept in one place.
+  'mapping.mode.cashNote': CASH_MODE_EXPLANATION,
   'mapping.bank.title': 'Bank accounts',
   'mapping.bank.sek': 'Bank account for SEK payouts',
   'mapping.bank.foreign': 'Bank account for {currency}',

@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../admin/auth/password.ts';
+import { CASH_MODE_EXPLANATION } from '../../booking/mapping.ts';
 import { setAdminPassword } from '../../store/admin.repository.ts';
 import type { Integration } from '../../store/integrations.repository.ts';
 import {
@@ -10,6 +11,7 @@ import {
   SEEDED_KLARNA_KEY,
   seedIntegration,
 } from '../admin-test-kit.ts';
+import { escapeHtml } from './html.ts';
 
 // The integration pages without a browser: every section renders and keeps the key out,
 // their forms need the session's CSRF token, the go-live form answers a refusal with the
@@ -106,6 +108,24 @@ describe(`integration pages on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     const res = await post(`/integrations/${seeded.id}/klarna`, { _csrf: csrf, apiKey: 'K123456_abcd12345' });
     expect(res.statusCode).toBe(422);
     expect(res.body).toContain('äldre Klarna-användarnamn');
+  });
+
+  it('explains what cash mode assumes next to the posting-mode choice, plainly once it is chosen', async () => {
+    const url = `/integrations/${seeded.id}/mapping`;
+    const sv = await get(url);
+    expect(sv.body).toContain('kontantmetoden utgår från en momssats per land');
+    expect(sv.body).toContain('livsmedel 12 %, böcker 6 %');
+    expect(sv.body).toMatch(/<p class="hint" id="map-postingMode-cash">Kontantmetoden bokför/);
+    expect((await get(`${url}?lang=en`)).body).toContain(escapeHtml(CASH_MODE_EXPLANATION));
+
+    const saved = await post(url, { _csrf: csrf, postingMode: 'cash' });
+    expect(saved.statusCode).toBe(303);
+    const cash = await get(`${url}?lang=en`);
+    expect(cash.body).toMatch(/<option value="cash" selected>/);
+    expect(cash.body).toContain(
+      `<div class="notice notice-info" role="status">${escapeHtml(CASH_MODE_EXPLANATION)}</div>`,
+    );
+    expect((await post(url, { _csrf: csrf, postingMode: 'clearing' })).statusCode).toBe(303);
   });
 
   it('reports sync progress as JSON for the page to poll', async () => {

@@ -155,6 +155,12 @@ export const mappingSection: IntegrationSection = {
               { value: 'cash', label: t('mapping.mode.cash') },
             ],
           })}
+          ${
+            // Stronger once cash is the mode in effect: its limits then apply to real payouts.
+            (value('postingMode', mapping.postingMode) ?? 'clearing') === 'cash'
+              ? notice('info', t('mapping.mode.cashNote'))
+              : html`<p class="hint" id="map-postingMode-cash">${t('mapping.mode.cashNote')}</p>`
+          }
         </fieldset>
         <fieldset class="card">
           <legend>${t('mapping.bank.title')}</legend>
