@@ -411,6 +411,41 @@ describe(`admin server on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     });
   });
 
+  it('sends security headers with every page: a strict CSP, no framing, no sniffing, no referrer', async () => {
+    const res = await server.inject('/login');
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("'unsafe-inline'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+  });
+
+  it('locks out an address after repeated wrong passwords, even for the right one, and says how long', async () => {
+    // Its own address, so the lockout does not reach the other tests.
+    const jar = new Jar();
+    const from = { remoteAddress: '192.0.2.44' };
+    const attempt = async (password: string) => {
+      const page = jar.take(await server.inject({ url: '/login', headers: { cookie: jar.header }, ...from }));
+      return jar.take(
+        await server.inject({
+          method: 'POST',
+          url: '/login',
+          headers: { ...FORM, cookie: jar.header },
+          payload: form({ _csrf: csrfFrom(page.body), password }),
+          ...from,
+        }),
+      );
+    };
+    for (let i = 0; i < 3; i++) expect((await attempt('fel lösenord')).statusCode).toBe(401);
+    const locked = await attempt(PASSWORD);
+    expect(locked.statusCode).toBe(429);
+    expect(locked.body).toContain('15 minuter');
+    expect(jar.values.has('ks_session')).toBe(false);
+  });
+
   it('marks cookies Secure when the request came over https through a trusted proxy', async () => {
     const proxied = await openAdminHarness({ options: { trustProxy: true } });
     try {

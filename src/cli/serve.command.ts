@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import type { DemoHints } from '../admin/server.ts';
 import { type App, createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
+import { createJobsAdmin } from '../jobs/jobs.admin-plugin.ts';
 import { queueServeHook } from '../jobs/runner.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../jobs/worker-config.ts';
 import { demoEnvironment, demoIntro, demoServeHook } from '../service/demo.ts';
@@ -57,6 +58,16 @@ export function serveHooks(
   const hooks: ServeHook[] = [];
   let runner: () => JobRunner | undefined = () => undefined;
   if (parts.demo) hooks.push(parts.demo.hook);
+  if (!(flags.sync && flags.workers === 'external')) {
+    // Workers may run beside a UI-only (--no-sync) or an in-process serve on the same
+    // PostgreSQL: their failed jobs belong in this admin too.
+    const schema = parts.queue?.queueSchema;
+    hooks.push(async (app) => {
+      if (app.store.dialect !== 'postgres') return undefined;
+      const jobsAdmin = createJobsAdmin(schema ? { schema } : {});
+      return { plugins: [jobsAdmin.plugin], sections: [jobsAdmin.section] };
+    });
+  }
   if (flags.sync && flags.workers === 'external') {
     // The workers run the syncs; this process only enqueues "sync now" and reports.
     const queue = queueServeHook({ config: parts.queue ?? loadWorkerConfig({}) });
@@ -104,8 +115,7 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
   // Every setting is checked before anything starts, so a typo fails fast and whole.
   const config = loadServiceConfig(env, { port: flags.port, host: flags.host });
   const scheduler = loadSchedulerConfig(env, { intervalMinutes: flags.syncInterval });
-  const queue =
-    flags.workers === 'external' ? loadWorkerConfig(env, { intervalMinutes: flags.syncInterval }) : undefined;
+  const queue = loadWorkerConfig(env, { intervalMinutes: flags.syncInterval });
   const notifications = loadNotificationConfig(env);
   // The demo keeps its own store (see demoEnvironment); everything else shares the CLI's.
   let app: App;
@@ -120,7 +130,7 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
       ...(demo ? { demo } : {}),
       scheduler,
       notifications,
-      ...(queue ? { queue } : {}),
+      queue,
     });
     const service = await startService(app, config, {
       hooks,

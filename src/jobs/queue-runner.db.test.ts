@@ -1,10 +1,13 @@
 import { sql } from 'kysely';
+import PgBoss from 'pg-boss';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type IntegrationFixture, openIntegrationFixture } from '../../test/support/integration-fixture.ts';
 import { SyncAlreadyRunningError } from '../service/scheduler.ts';
 import { listBookingPayouts } from '../store/booking.repository.ts';
 import { finishSyncRun, startSyncRun } from '../store/sync-runs.repository.ts';
+import { withSyncLease } from '../sync/lease.ts';
+import { syncIntegration } from '../sync/sync.service.ts';
 import { listFailedJobs } from './failed-jobs.ts';
 import { QueueRunner, type QueueRunnerOptions } from './queue-runner.ts';
 import { QUEUES } from './queues.ts';
@@ -113,6 +116,49 @@ describe.skipIf(!onPostgres)('QueueRunner (skipped on SQLite: pg-boss needs Post
     });
     expect(status).toMatchObject({ running: false, consecutiveFailures: 0 });
     expect(Date.parse(status.nextRunAt!) - Date.now()).toBeGreaterThan(55 * 60_000);
+  });
+
+  it('a post job that finds its integration busy waits its turn without using up its retries', async () => {
+    const f = await fixture();
+    await syncIntegration(f.deps(), { integrationId: f.integrationId, deferPosting: true });
+    const ready = (await listBookingPayouts(f.store.db, { integrationId: f.integrationId })).filter(
+      (p) => p.state === 'ready',
+    );
+    expect(ready).toHaveLength(f.merchant.payouts.length);
+    // No retries at all: a busy lease counted as a failure would fail these jobs for good.
+    const r = runner(f, { leaseWaitMs: 200, policies: { post: { retryLimit: 0, expireInSeconds: 10 } } });
+    await r.start();
+
+    let release = () => {};
+    const holding = withSyncLease(f.deps(), await f.integration(), 'a long catch-up', async () => {
+      await new Promise<void>((res) => {
+        release = res;
+      });
+    });
+    const boss = new PgBoss({ connectionString: f.store.target });
+    await boss.start();
+    try {
+      for (const p of ready) {
+        await boss.send(
+          QUEUES.post,
+          { integrationId: f.integrationId, payoutId: p.id, paymentReference: p.paymentReference },
+          { singletonKey: p.id, retryLimit: 0 },
+        );
+      }
+      await waitFor('the busy post jobs to be put back', async () => {
+        const requeued = (await jobs(f, QUEUES.post)).filter((j) => j.output?.outcome === 'requeued');
+        return requeued.length >= ready.length ? true : undefined;
+      });
+      expect(f.spiris.vouchers).toHaveLength(0);
+    } finally {
+      release();
+      await holding;
+      await boss.stop({ graceful: false });
+    }
+
+    await waitFor('every payout booked once the integration is free', () => allBooked(f), 30_000);
+    expectOneVoucherPerPayout(f);
+    expect(await listFailedJobs(f.store)).toEqual([]);
   });
 
   it('runNow syncs at once, refuses a second run while the first is queued or running, and resolves with the summary', async () => {

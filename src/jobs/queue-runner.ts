@@ -19,7 +19,7 @@ import {
 import { getIntegration, listIntegrations } from '../store/integrations.repository.ts';
 import { type SyncDeps, SyncRefusedError } from '../sync/sync-context.ts';
 import { failureMessage } from './failed-jobs.ts';
-import { waitingLease } from './lease-wait.ts';
+import { LeaseBusyError, waitingLease } from './lease-wait.ts';
 import { DEFAULT_QUEUE_SCHEMA, openSyncJobs, queueSchema, runHistories } from './queue.repository.ts';
 import {
   DEFAULT_QUEUE_POLICIES,
@@ -345,6 +345,14 @@ export class QueueRunner implements JobRunner {
         this.#log.info({ queue: key, jobId: job.id, ...brief(job.data), result }, 'job done');
       return result;
     } catch (err) {
+      if (err instanceof LeaseBusyError && key === 'post' && (await this.#requeuePost(job))) {
+        jobsTotal.inc({ queue: key, outcome: 'requeued' });
+        this.#log.info(
+          { queue: key, jobId: job.id, ...brief(job.data) },
+          'integration busy (its sync or another post holds the lease); post job put back in the queue',
+        );
+        return { outcome: 'requeued', reason: err.message };
+      }
       jobsTotal.inc({ queue: key, outcome: 'failed' });
       this.#log.warn(
         { queue: key, jobId: job.id, ...brief(job.data), err: errorMessage(err) },
@@ -359,6 +367,31 @@ export class QueueRunner implements JobRunner {
       // Straight on to the next job: pg-boss 10 sleeps a polling interval after each
       // job unless its worker was notified meanwhile.
       if (this.#state === 'running') this.#boss?.notifyWorker(workerId);
+    }
+  }
+
+  /**
+   * A post job that found its integration busy waits its turn again instead of failing:
+   * during a long catch-up the post jobs of one integration queue on one lease, and
+   * counting each wait as a failure would use up their retries and leave them failed
+   * for no fault of their own. Returns false when it could not be put back (shutting
+   * down, or the queue refused), and the job then fails and retries as usual.
+   */
+  async #requeuePost(job: PgBoss.Job<unknown>): Promise<boolean> {
+    const boss = this.#boss;
+    if (!boss || this.#state !== 'running') return false;
+    const data = job.data as PostJobData;
+    try {
+      // A waiting job for the payout already covers it (send returns null then).
+      await boss.send(QUEUES.post, data, {
+        ...jobPolicy(this.#policies.post),
+        singletonKey: data.payoutId,
+        startAfter: Math.round(3 + Math.random() * 7),
+      });
+      return true;
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err) }, 'could not put a busy post job back in the queue');
+      return false;
     }
   }
 

@@ -4,8 +4,10 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
 import { type App, createApp } from '../app.ts';
+import { serveHooks } from '../cli/serve.command.ts';
 import { loadConfig } from '../config.ts';
-import { SchedulerStoppedError, SyncAlreadyRunningError } from '../service/scheduler.ts';
+import { loadNotificationConfig } from '../service/notifications.ts';
+import { loadSchedulerConfig, SchedulerStoppedError, SyncAlreadyRunningError } from '../service/scheduler.ts';
 import { AesGcmSealer } from '../setup/credentials.ts';
 import { createIntegration, updateIntegration } from '../store/integrations.repository.ts';
 import { QUEUES } from './queues.ts';
@@ -41,6 +43,17 @@ describe(`serve with external workers on ${process.env.KS_TEST_DB ?? 'sqlite'}`,
     await expect(q.hook(app)).rejects.toThrow(/needs PostgreSQL/);
     expect(q.current()).toBeUndefined();
     expect(() => workerRunner(app, loadWorkerConfig({}))).toThrow(/DATABASE_URL=postgres/);
+  });
+
+  it('a UI-only serve (--no-sync) beside workers shows their failed jobs, on PostgreSQL only', async () => {
+    const { hooks } = serveHooks(
+      { sync: false },
+      { scheduler: loadSchedulerConfig({}), notifications: loadNotificationConfig({}) },
+    );
+    const mounted = [];
+    for (const hook of hooks) mounted.push(await hook(app));
+    const sections = mounted.flatMap((m) => m?.sections ?? []).map((s) => s.id);
+    expect(sections).toEqual(onPostgres ? ['jobs'] : []);
   });
 
   it.skipIf(!onPostgres)('enqueues "sync now" for the workers, one at a time per integration', async () => {
