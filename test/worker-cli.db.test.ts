@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.ts';
 import { listBookingPayouts } from '../src/store/booking.repository.ts';
+import { Capture } from './support/cli.ts';
 import { type IntegrationFixture, openIntegrationFixture } from './support/integration-fixture.ts';
 
 // `klarna-spiris worker` as an operator runs it: a subprocess of the real binary, its
@@ -11,14 +11,6 @@ import { type IntegrationFixture, openIntegrationFixture } from './support/integ
 
 const BIN = fileURLToPath(new URL('../bin/klarna-spiris.js', import.meta.url));
 const onPostgres = process.env.KS_TEST_DB === 'postgres';
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
 
 describe('klarna-spiris worker', () => {
   let f: IntegrationFixture | undefined;

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Capture } from '../../test/support/cli.ts';
 import { verifyPassword } from '../admin/auth/password.ts';
 import { type App, createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
@@ -15,14 +16,6 @@ import { main } from './main.ts';
 const dir = mkdtempSync(join(tmpdir(), 'ks-admin-cli-'));
 const env = { KLARNA_SPIRIS_DATA_DIR: dir, KLARNA_SPIRIS_LOG_LEVEL: 'silent' };
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
 
 async function run(argv: string[], stdin?: string) {
   const stdout = new Capture();

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Capture, runCli } from '../../test/support/cli.ts';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
 import { AesGcmSealer } from '../setup/credentials.ts';
 import { type SpirisSimulator, startSpirisSimulator } from '../simulators/spiris/index.ts';
@@ -28,20 +28,8 @@ const printed: string[] = [];
 /** Tokens handed to the CLI by environment; they must not be echoed either. */
 const handedOver: string[] = [];
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    printed.push(chunk.toString());
-    cb();
-  }
-}
-
 async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main(args, { ...env, ...extraEnv }, stdout, stderr);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return runCli(args, { ...env, ...extraEnv }, printed);
 }
 
 function freePort(): Promise<number> {
@@ -58,8 +46,8 @@ function freePort(): Promise<number> {
 /** Runs `connect spiris` the way a merchant would, with the simulator playing the browser. */
 async function connectViaBrowser(extraArgs: string[] = [], approve: { companyId?: string } = {}) {
   const port = await freePort();
-  const stdout = new Capture();
-  const stderr = new Capture();
+  const stdout = new Capture(printed);
+  const stderr = new Capture(printed);
   const done = main(
     [
       'connect',

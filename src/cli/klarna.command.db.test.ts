@@ -3,15 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../test/support/cli.ts';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
 import { type KlarnaSimulator, startKlarnaSimulator } from '../simulators/klarna/index.ts';
 import { listConnections } from '../store/connections.repository.ts';
 import { listEvents } from '../store/events.repository.ts';
 import { findIntegration } from '../store/integrations.repository.ts';
 import { listPayouts } from '../store/payouts.repository.ts';
-import { main } from './main.ts';
 
 let store: TestStore;
 let sim: KlarnaSimulator;
@@ -20,19 +19,8 @@ let env: NodeJS.ProcessEnv;
 const SINCE = '2026-01-01';
 const UNTIL = '2026-01-10';
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
-
 async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main(args, { ...env, ...extraEnv }, stdout, stderr);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return runCli(args, { ...env, ...extraEnv });
 }
 
 beforeAll(async () => {

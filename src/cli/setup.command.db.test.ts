@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs, { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../test/support/cli.ts';
 import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
 import { createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
@@ -17,7 +17,6 @@ import { getConnection, listConnections, readConnectionSecret } from '../store/c
 import { listEvents, recordEvent } from '../store/events.repository.ts';
 import { findIntegration, listIntegrations } from '../store/integrations.repository.ts';
 import { listPayouts } from '../store/payouts.repository.ts';
-import { main } from './main.ts';
 
 // The whole guided setup through the CLI, as a merchant runs it: refusals that store
 // nothing, Klarna and Spiris connected, the connection test, the go-live gate, key
@@ -46,20 +45,8 @@ const logs: string[] = [];
 /** Tokens minted for the CLI: none may show up anywhere. */
 const minted: string[] = [];
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    printed.push(chunk.toString('utf8'));
-    done();
-  }
-}
-
 async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main(args, { ...env, ...extraEnv }, stdout, stderr);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return runCli(args, { ...env, ...extraEnv }, printed);
 }
 
 const spirisArgs = (...extra: string[]) => [

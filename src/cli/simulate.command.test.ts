@@ -1,20 +1,12 @@
-import { Writable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Capture } from '../../test/support/cli.ts';
 import { main } from './main.ts';
 import { parseFaultSpec, SPIRIS_FAULT_KINDS } from './simulate.command.ts';
 
 // `simulate klarna|spiris` in-process through main(), as `serve --demo` is tested: the
 // simulator runs until SIGTERM, so each test reads what it printed, uses it over HTTP,
 // then stops it the way Ctrl-C would.
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
 
 const running: Array<Promise<number>> = [];
 afterEach(async () => {

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../test/support/cli.ts';
 import { type IntegrationFixture, openIntegrationFixture } from '../../test/support/integration-fixture.ts';
 import { updateIntegration } from '../store/integrations.repository.ts';
-import { main } from './main.ts';
 
 // The first sync of an integration without a catch-up day in its settings: `--since` is
 // then the only thing that says where the merchant's own bookkeeping ends, so a payout
@@ -18,19 +17,8 @@ afterAll(async () => {
   await f?.close();
 });
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
-
 async function run(args: string[]) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main(args, f.cliEnv(), stdout, stderr);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return runCli(args, f.cliEnv());
 }
 
 describe(`first sync with --since on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {

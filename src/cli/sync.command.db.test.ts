@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../test/support/cli.ts';
 import { type IntegrationFixture, openIntegrationFixture } from '../../test/support/integration-fixture.ts';
 import { formatMinorSv } from '../booking/decimal.ts';
 import { CASH_MODE_EXPLANATION } from '../booking/mapping.ts';
 import { listEvents } from '../store/events.repository.ts';
-import { main } from './main.ts';
 
 // The commands a merchant (or a cron job) runs, in-process through main() against both
 // simulators: what they print, and the exit code a script would act on.
@@ -17,19 +16,8 @@ afterAll(async () => {
   await f?.close();
 });
 
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
-
 async function run(args: string[]) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await main(args, f.cliEnv(), stdout, stderr);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return runCli(args, f.cliEnv());
 }
 
 const ref = (i: number) => f.merchant.payouts[i]!.payment_reference;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Capture } from '../../test/support/cli.ts';
 import { main } from '../cli/main.ts';
 import { openStore } from '../store/db.ts';
 import { listIntegrations } from '../store/integrations.repository.ts';
@@ -13,14 +13,6 @@ import { listIntegrations } from '../store/integrations.repository.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ks-demo-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-class Capture extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString('utf8');
-    done();
-  }
-}
 
 describe('klarna-spiris serve --demo', () => {
   it('starts the simulators, tells the newcomer where to go, and shuts down on SIGTERM', async () => {
