@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../admin/auth/password.ts';
 import { CASH_MODE_EXPLANATION } from '../../booking/mapping.ts';
 import { setAdminPassword } from '../../store/admin.repository.ts';
+import { updateConnection } from '../../store/connections.repository.ts';
 import type { Integration } from '../../store/integrations.repository.ts';
 import {
   type AdminHarness,
@@ -102,6 +103,21 @@ describe(`integration pages on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {
     expect(res.body).not.toContain('data-check="confirmation" class');
     const page = await get(`/integrations/${seeded.id}/go-live`);
     expect(page.body).toContain('badge-mode-test');
+  });
+
+  it('shows each failed connection check with its fix', async () => {
+    // Klarna unreachable: a closed local port refuses at once.
+    const other = await seedIntegration(h.app, 'Stängda porten AB');
+    await updateConnection(h.app.store.db, other.klarnaConnectionId!, {
+      config: { baseUrl: 'http://127.0.0.1:9', region: 'eu' },
+    });
+    const run = await post(`/integrations/${other.id}/connection-test`, { _csrf: csrf });
+    expect(run.statusCode).toBe(303);
+    const page = await get(run.headers.location as string);
+    expect(page.statusCode).toBe(200);
+    const failed = [...page.body.matchAll(/<tr class="check-fail">([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const row of failed) expect(row).toMatch(/<p class="fix"><strong>Åtgärd:<\/strong> \S/);
   });
 
   it('refuses a malformed key on submit with the same words as the live check', async () => {
