@@ -1,6 +1,6 @@
 // Validates the simulator's JSON against the component schemas of Klarna's published OpenAPI
 // file, so the fake cannot drift from the documented shapes (additionalProperties: false
-// included). The spec lives beside the repository, in ../shared/specs.
+// included). The spec is kept in the repository's spec/ folder.
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,14 +16,11 @@ import { type KlarnaSimulator, startKlarnaSimulator } from './klarna.simulator.t
 const addFormats = addFormatsModule.default;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SPEC_PATH = path.resolve(repoRoot, '..', 'shared', 'specs', 'klarna-settlements-api-v1.openapi.yml');
+const SPEC_PATH = path.resolve(repoRoot, 'spec', 'klarna-settlements-api-v1.openapi.yml');
 
 function loadValidators(): Record<string, ValidateFunction> {
   if (!existsSync(SPEC_PATH)) {
-    throw new Error(
-      `Klarna's OpenAPI file was not found at ${SPEC_PATH}. It is expected at ` +
-        '../shared/specs/klarna-settlements-api-v1.openapi.yml relative to the repository root.',
-    );
+    throw new Error(`Klarna's OpenAPI file was not found at ${SPEC_PATH} (spec/ in the repository).`);
   }
   const spec = parse(readFileSync(SPEC_PATH, 'utf8')) as { components: { schemas: Record<string, unknown> } };
   // OpenAPI keywords such as `example` are not JSON Schema; strict mode would reject them.

@@ -6,11 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SpirisSimulator, startSpirisSimulator } from './index.ts';
 import { api, PDF_BASE64, payoutVoucher, TODAY } from './test-helpers.ts';
 
-// Visma's published OpenAPI file is kept next to the repository, not inside it.
+// Visma's published OpenAPI file, kept in the repository's spec/ folder.
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const specPath = fileURLToPath(
-  new URL('../shared/specs/spiris-eaccounting-api-v2.openapi.json', `file://${repoRoot}`),
-);
+const specPath = fileURLToPath(new URL('spec/spiris-eaccounting-api-v2.openapi.json', `file://${repoRoot}`));
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
@@ -28,9 +26,7 @@ let token: string;
 
 function loadSpec(): Spec {
   if (!existsSync(specPath)) {
-    throw new Error(
-      `Visma eAccounting OpenAPI file not found at ${specPath}. Put spiris-eaccounting-api-v2.openapi.json in shared/specs next to the repository.`,
-    );
+    throw new Error(`Visma eAccounting OpenAPI file not found at ${specPath} (spec/ in the repository).`);
   }
   return JSON.parse(readFileSync(specPath, 'utf8')) as Spec;
 }
