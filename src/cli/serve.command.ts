@@ -17,6 +17,7 @@ import { type ServeHook, startService, waitForShutdownSignal } from '../service/
 import { loadServiceConfig } from '../service/service-config.ts';
 import { lazySyncFunction } from '../service/sync-runner.ts';
 import { getAdminCredential } from '../store/admin.repository.ts';
+import { isPostgresUrl } from '../store/db.ts';
 import { registerAdminCommands } from './admin.command.ts';
 import type { CliContext, RegisterCommands } from './context.ts';
 import { parseMinutes, parsePort } from './options.ts';
@@ -115,7 +116,11 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
   // Every setting is checked before anything starts, so a typo fails fast and whole.
   const config = loadServiceConfig(env, { port: flags.port, host: flags.host });
   const scheduler = loadSchedulerConfig(env, { intervalMinutes: flags.syncInterval });
-  const queue = loadWorkerConfig(env, { intervalMinutes: flags.syncInterval });
+  // Queue settings matter only where a queue can exist: on PostgreSQL.
+  const queue =
+    flags.workers === 'external' || isPostgresUrl(env.DATABASE_URL)
+      ? loadWorkerConfig(env, { intervalMinutes: flags.syncInterval })
+      : undefined;
   const notifications = loadNotificationConfig(env);
   // The demo keeps its own store (see demoEnvironment); everything else shares the CLI's.
   let app: App;
@@ -130,7 +135,7 @@ async function serve(ctx: CliContext, flags: ServeFlags): Promise<void> {
       ...(demo ? { demo } : {}),
       scheduler,
       notifications,
-      queue,
+      ...(queue ? { queue } : {}),
     });
     const service = await startService(app, config, {
       hooks,

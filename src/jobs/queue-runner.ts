@@ -58,7 +58,7 @@ import {
 
 const jobsTotal = new Counter({
   name: `${PREFIX}jobs_total`,
-  help: 'Queue jobs run by this process, by queue and outcome (completed, failed).',
+  help: 'Queue jobs run by this process, by queue and outcome (completed, failed, requeued).',
   labelNames: ['queue', 'outcome'] as const,
   registers: [processRegistry],
 });

@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Migrator } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateToLatest, openStore, type Store } from './db.ts';
+import { openTestStore, type TestStore } from '../../test/support/test-store.ts';
+import { migrateToLatest } from './db.ts';
 import { newId } from './ids.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { listTransactions } from './payouts.repository.ts';
@@ -13,53 +10,24 @@ import { listTransactions } from './payouts.repository.ts';
 // hold). Rows stored before it keep their whole line; they must read back unchanged.
 
 const EXTRAS = '2026_11_26_060_transaction_extras';
-let store: Store;
-let drop: () => Promise<void>;
+let store: TestStore;
 
 /** A store with every migration before 060 applied, and nothing else. */
-async function openStoreBeforeExtras(): Promise<{ store: Store; drop: () => Promise<void> }> {
-  let opened: Store;
-  let cleanup: () => Promise<void>;
-  if (process.env.KS_TEST_DB === 'postgres') {
-    const adminUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    const name = `ks_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    opened = await openStore({ databaseUrl: url.toString(), migrate: false });
-    cleanup = async () => {
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    };
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-test-'));
-    opened = await openStore({ sqlitePath: join(dir, 'store.sqlite'), migrate: false });
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  }
+async function openStoreBeforeExtras(): Promise<TestStore> {
+  const opened = await openTestStore({ migrate: false });
   const provider = migrationProvider(opened.dialect);
   const names = Object.keys(await provider.getMigrations()).sort();
   const before = names[names.indexOf(EXTRAS) - 1]!;
   const { error } = await new Migrator({ db: opened.db, provider }).migrateTo(before);
   if (error) throw error;
-  return {
-    store: opened,
-    drop: async () => {
-      await opened.close();
-      await cleanup();
-    },
-  };
+  return opened;
 }
 
 beforeAll(async () => {
-  ({ store, drop } = await openStoreBeforeExtras());
+  store = await openStoreBeforeExtras();
 });
 afterAll(async () => {
-  await drop?.();
+  await store?.close();
 });
 
 describe(`migration 060 on ${process.env.KS_TEST_DB ?? 'sqlite'}`, () => {

@@ -12,8 +12,10 @@ export interface TestStore extends Store {
 /**
  * A fresh, migrated store for one test file: a SQLite file in a temp folder, or a
  * PostgreSQL database of its own when the suite runs with KS_TEST_DB=postgres.
+ * `migrate: false` leaves it empty, for tests of a migration itself.
  */
-export async function openTestStore(): Promise<TestStore> {
+export async function openTestStore(opts: { migrate?: boolean } = {}): Promise<TestStore> {
+  const migrate = opts.migrate ?? true;
   if (process.env.KS_TEST_DB === 'postgres') {
     const adminUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     const name = `ks_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
@@ -23,7 +25,7 @@ export async function openTestStore(): Promise<TestStore> {
     await admin.end();
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
-    const store = await openStore({ databaseUrl: url.toString() });
+    const store = await openStore({ databaseUrl: url.toString(), migrate });
     return {
       ...store,
       target: url.toString(),
@@ -38,7 +40,7 @@ export async function openTestStore(): Promise<TestStore> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'ks-test-'));
   const file = join(dir, 'store.sqlite');
-  const store = await openStore({ sqlitePath: file });
+  const store = await openStore({ sqlitePath: file, migrate });
   return {
     ...store,
     target: file,
